@@ -1,0 +1,35 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat setup.py | sha256sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: install test unit run validate bench clean
+
+$(STAMP): setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v "is ignored" || true
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored" || true
+	$(BIN)/python -c "import gitops_pipelines, dagster, moto, python_terraform, github"
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+## Every test: unit, integration (real terraform + moto + PostgreSQL), dagster, e2e.
+test: $(STAMP)
+	$(BIN)/python -m pytest gitops_pipelines_tests $(PYTEST_ARGS)
+
+## Only the tests that need no Terraform.
+unit: $(STAMP)
+	$(BIN)/python -m pytest gitops_pipelines_tests/unit $(PYTEST_ARGS)
+
+## Dagster webserver + daemon on 127.0.0.1 against the sample infrastructure (moto as its cloud).
+run: $(STAMP)
+	$(BIN)/python -m gitops_pipelines.dev.run
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_engine.py
+
+clean:
+	rm -rf $(VENV) .gitops .dagster_home .run

@@ -1,0 +1,70 @@
+"""Errors a user can act on. Each carries the exit code the CLI uses for it."""
+
+from __future__ import annotations
+
+
+class GitopsError(Exception):
+    """Base for every error the product reports to a person."""
+
+    exit_code = 1
+
+
+class ConfigError(GitopsError):
+    """gitops.yaml (or another input file) is broken: names the file, the field and what is allowed."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, file: str | None = None, field: str | None = None):
+        self.file = file
+        self.field = field
+        where = ": ".join(part for part in (file, field) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class UsageError(GitopsError):
+    exit_code = 2
+
+
+class TerraformNotFound(GitopsError):
+    """The terraform binary is missing or too old."""
+
+    exit_code = 2
+
+
+class StageFailed(GitopsError):
+    """A stage ran and failed: invalid HCL, a failed apply, a leaked ephemeral resource."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, unit: str | None = None, environment: str | None = None, output: str = ""):
+        self.unit = unit
+        self.environment = environment
+        self.output = output
+        prefix = "/".join(p for p in (unit, environment) if p)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class LockHeld(StageFailed):
+    """Another run holds the Terraform state lock for this unit and environment."""
+
+
+class PlanRefused(GitopsError):
+    """A stored plan may not be applied: tampered, stale, unknown, or bound to something else."""
+
+    exit_code = 3
+
+
+class PlanNotFound(PlanRefused):
+    pass
+
+
+class PlanTampered(PlanRefused):
+    pass
+
+
+class PlanStale(PlanRefused):
+    pass
+
+
+class PlanBindingMismatch(PlanRefused):
+    pass
