@@ -1,0 +1,268 @@
+"""The one place that runs Terraform.
+
+Command lines are built by python-terraform; the process itself is run here, because python-terraform can
+neither stream output line by line nor close stdin, and several of its helpers no longer match Terraform >= 0.15
+(`destroy()` passes `-force`, `plan(dir)` passes a folder, `output()` raises TypeError).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from python_terraform import IsFlagged, Terraform
+
+from gitops_pipelines.core.errors import LockHeld, PlanStale, StageFailed, TerraformNotFound
+from gitops_pipelines.core.redact import Redactor, secret_env_values
+
+MIN_VERSION = (1, 6)
+LineSink = Callable[[str], None]
+
+_LOCK_ERROR = re.compile(r"Error acquiring the state lock|Error locking state|PreconditionFailed|StatusCode: 412")
+_STALE = "Saved plan is stale"
+_UNREACHABLE = re.compile(r"connection refused|dial tcp|no such host|timeout awaiting|i/o timeout", re.IGNORECASE)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass
+class TerraformResult:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + ("\n" + self.stderr if self.stderr else "")
+
+
+@dataclass
+class TerraformRunner:
+    """Runs terraform with -input=false, stdin closed, TF_IN_AUTOMATION=1, its own CLI config, output streamed."""
+
+    binary: str = "terraform"
+    provider_mirror: str | None = None
+    log: LineSink | None = None
+    redactor: Redactor = field(default_factory=Redactor)
+    _version: str | None = field(default=None, init=False, repr=False)
+    _cli_config: Path | None = field(default=None, init=False, repr=False)
+
+    # -- setup ---------------------------------------------------------------------------------------------------
+    def executable(self) -> str:
+        found = shutil.which(self.binary)
+        if not found:
+            raise TerraformNotFound(
+                f"terraform binary {self.binary!r} not found on PATH; install Terraform >= "
+                f"{'.'.join(map(str, MIN_VERSION))} or set terraform.binary in gitops.yaml"
+            )
+        return found
+
+    def version(self) -> str:
+        """Terraform's version; refuses a binary older than MIN_VERSION."""
+        if self._version is None:
+            exe = self.executable()
+            proc = subprocess.run([exe, "version", "-json"], capture_output=True, text=True,
+                                  stdin=subprocess.DEVNULL, env=self._base_env())
+            try:
+                version = json.loads(proc.stdout)["terraform_version"]
+            except (ValueError, KeyError):
+                raise TerraformNotFound(f"{exe} did not report its version: {proc.stderr.strip()[:200]}") from None
+            parts = tuple(int(p) for p in re.findall(r"\d+", version)[:2])
+            if parts < MIN_VERSION:
+                raise TerraformNotFound(f"Terraform {version} at {exe} is too old; {'.'.join(map(str, MIN_VERSION))} or newer is needed")
+            self._version = version
+        return self._version
+
+    def cli_config(self) -> Path:
+        """A CLI config of our own, so `init` finds providers in the mirror with no network."""
+        if self._cli_config is None:
+            if self.provider_mirror:
+                body = (
+                    "provider_installation {\n"
+                    f'  filesystem_mirror {{\n    path    = "{self.provider_mirror}"\n'
+                    '    include = ["registry.terraform.io/*/*"]\n  }\n'
+                    '  direct {\n    exclude = ["registry.terraform.io/*/*"]\n  }\n}\n'
+                )
+            else:
+                body = "# gitops-pipelines: providers from the public registry\n"
+            folder = Path(tempfile.gettempdir()) / "gitops-pipelines"
+            folder.mkdir(exist_ok=True)
+            path = folder / f"terraformrc-{hashlib.sha256(body.encode()).hexdigest()[:12]}"
+            if not path.exists():
+                tmp = path.with_suffix(f".{os.getpid()}")
+                tmp.write_text(body)
+                tmp.replace(path)
+            self._cli_config = path
+        return self._cli_config
+
+    def _base_env(self, extra: Mapping[str, str] | None = None, data_dir: Path | None = None) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"})
+        if self._cli_config is not None:
+            env["TF_CLI_CONFIG_FILE"] = str(self._cli_config)
+        if extra:
+            env.update(extra)
+        if data_dir is not None:
+            env["TF_DATA_DIR"] = str(data_dir)
+        return env
+
+    # -- running ---------------------------------------------------------------------------------------------------
+    def run(self, workdir: Path, command: str, *args: str, env: Mapping[str, str] | None = None,
+            data_dir: Path | None = None, ok_codes: tuple[int, ...] = (0,), what: str = "",
+            **options: Any) -> TerraformResult:
+        """Run one terraform command in workdir, streaming each line to the log as it comes."""
+        exe = self.executable()
+        self.version()
+        self.cli_config()
+        argv = Terraform(working_dir=str(workdir), terraform_bin_path=exe).generate_cmd_string(command, *args, **options)
+        full_env = self._base_env(env, data_dir)
+        redact = self.redactor.child(secret_env_values(env or {}))
+        self._emit(redact(f"$ terraform {' '.join(argv[1:])}"))
+        proc = subprocess.Popen(argv, cwd=workdir, env=full_env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+        out: list[str] = []
+        err: list[str] = []
+        stderr_reader = threading.Thread(target=self._pump, args=(proc.stderr, err, redact), daemon=True)
+        stderr_reader.start()
+        self._pump(proc.stdout, out, redact, quiet=command == "show" and "-json" in argv)
+        stderr_reader.join()
+        code = proc.wait()
+        result = TerraformResult(argv, code, "".join(out), "".join(err))
+        if code not in ok_codes:
+            raise self._failure(result, command, what)
+        return result
+
+    def _pump(self, stream, sink: list[str], redact: Redactor, quiet: bool = False) -> None:
+        for line in stream:
+            sink.append(line)
+            if not quiet:
+                self._emit(redact(_ANSI.sub("", line.rstrip("\n"))))
+
+    def _emit(self, line: str) -> None:
+        if self.log is not None:
+            self.log(line)
+
+    def _failure(self, result: TerraformResult, command: str, what: str) -> Exception:
+        text = _ANSI.sub("", result.output)
+        summary = _first_error(text) or f"terraform {command} exited with code {result.returncode}"
+        label = what or f"terraform {command}"
+        if _STALE in text:
+            return PlanStale(f"{label}: the saved plan is stale (the state changed after it was made); "
+                             "make a new plan and review it again")
+        if _LOCK_ERROR.search(text):
+            return LockHeld(f"{label}: the state is locked by another run; wait for it to finish "
+                            f"(or force-unlock if it died). {summary}", output=self.redactor(text))
+        if _UNREACHABLE.search(text):
+            return StageFailed(f"{label}: the cloud API or state backend could not be reached; check the "
+                               f"environment's endpoint and network. {summary}", output=self.redactor(text))
+        return StageFailed(f"{label} failed: {summary}", output=self.redactor(text))
+
+    # -- commands (each one a Terraform subcommand with the flags automation needs) --------------------------------
+    def init(self, workdir: Path, *, data_dir: Path | None = None, backend: bool = True,
+             backend_config: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> TerraformResult:
+        config = {k: _hcl_scalar(v) for k, v in (backend_config or {}).items()} or None
+        return self.run(workdir, "init", env=env, data_dir=data_dir, what="terraform init",
+                        input=False, no_color=IsFlagged, reconfigure=IsFlagged if backend else None,
+                        backend=backend, backend_config=config)
+
+    def fmt_check(self, workdir: Path) -> TerraformResult:
+        return self.run(workdir, "fmt", ok_codes=(0, 3), check=IsFlagged, diff=IsFlagged,
+                        recursive=IsFlagged, no_color=IsFlagged)
+
+    def validate_json(self, workdir: Path, *, data_dir: Path | None = None) -> dict:
+        result = self.run(workdir, "validate", data_dir=data_dir, ok_codes=(0, 1), json=IsFlagged, no_color=IsFlagged)
+        return json.loads(result.stdout)
+
+    def plan(self, workdir: Path, out: Path, *, data_dir: Path | None = None, env: Mapping[str, str] | None = None,
+             var_files: list[str] = (), lock_timeout: str = "30s", refresh_only: bool = False,
+             destroy: bool = False) -> bool:
+        """Make a plan file; True when it has changes (exit code 2 with -detailed-exitcode)."""
+        result = self.run(workdir, "plan", env=env, data_dir=data_dir, ok_codes=(0, 2), what="terraform plan",
+                          input=False, no_color=IsFlagged, detailed_exitcode=IsFlagged, out=str(out),
+                          lock_timeout=lock_timeout, var_file=list(var_files) or None,
+                          refresh_only=IsFlagged if refresh_only else None, destroy=IsFlagged if destroy else None)
+        return result.returncode == 2
+
+    def show_json(self, workdir: Path, planfile: Path | None = None, *, data_dir: Path | None = None,
+                  env: Mapping[str, str] | None = None) -> dict:
+        args = [str(planfile)] if planfile else []
+        return json.loads(self.run(workdir, "show", *args, env=env, data_dir=data_dir, json=IsFlagged,
+                                   no_color=IsFlagged).stdout)
+
+    def show_text(self, workdir: Path, planfile: Path, *, data_dir: Path | None = None,
+                  env: Mapping[str, str] | None = None) -> str:
+        result = self.run(workdir, "show", str(planfile), env=env, data_dir=data_dir, no_color=IsFlagged)
+        return result.stdout
+
+    def apply_plan(self, workdir: Path, planfile: Path, *, data_dir: Path | None = None,
+                   env: Mapping[str, str] | None = None, lock_timeout: str = "0s") -> TerraformResult:
+        """Apply exactly this saved plan (no -var, no -auto-approve needed for a plan file)."""
+        return self.run(workdir, "apply", str(planfile), env=env, data_dir=data_dir, what="terraform apply",
+                        input=False, no_color=IsFlagged, lock_timeout=lock_timeout)
+
+    def refresh_state(self, workdir: Path, *, data_dir: Path | None = None, env: Mapping[str, str] | None = None,
+                      var_files: list[str] = ()) -> TerraformResult:
+        """`apply -refresh-only`: records what the provider reads back, changes no infrastructure."""
+        return self.run(workdir, "apply", env=env, data_dir=data_dir, what="terraform refresh", input=False,
+                        no_color=IsFlagged, auto_approve=IsFlagged, refresh_only=IsFlagged,
+                        var_file=list(var_files) or None)
+
+    def apply_auto(self, workdir: Path, *, data_dir: Path | None = None, env: Mapping[str, str] | None = None,
+                   var_files: list[str] = ()) -> TerraformResult:
+        return self.run(workdir, "apply", env=env, data_dir=data_dir, what="terraform apply", input=False,
+                        no_color=IsFlagged, auto_approve=IsFlagged, var_file=list(var_files) or None)
+
+    def destroy(self, workdir: Path, *, data_dir: Path | None = None, env: Mapping[str, str] | None = None,
+                var_files: list[str] = ()) -> TerraformResult:
+        return self.run(workdir, "destroy", env=env, data_dir=data_dir, what="terraform destroy", input=False,
+                        no_color=IsFlagged, auto_approve=IsFlagged, var_file=list(var_files) or None)
+
+    def test(self, workdir: Path, *, data_dir: Path | None = None, env: Mapping[str, str] | None = None,
+             junit_xml: Path | None = None, var_files: list[str] = ()) -> TerraformResult:
+        return self.run(workdir, "test", env=env, data_dir=data_dir, ok_codes=(0, 1), no_color=IsFlagged,
+                        junit_xml=str(junit_xml) if junit_xml else None, var_file=list(var_files) or None)
+
+    def state_list(self, workdir: Path, *, data_dir: Path | None = None,
+                   env: Mapping[str, str] | None = None) -> list[str]:
+        result = self.run(workdir, "state list", env=env, data_dir=data_dir, ok_codes=(0, 1))
+        if result.returncode != 0 and "No state file was found" not in result.output:
+            raise self._failure(result, "state list", "")
+        return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+
+    def state_pull(self, workdir: Path, *, data_dir: Path | None = None,
+                   env: Mapping[str, str] | None = None) -> dict:
+        text = self.run(workdir, "state pull", env=env, data_dir=data_dir).stdout.strip()
+        return json.loads(text) if text else {}
+
+    def outputs(self, workdir: Path, *, data_dir: Path | None = None,
+                env: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Output values by name (python-terraform's output() is broken on Terraform >= 0.15)."""
+        result = self.run(workdir, "output", env=env, data_dir=data_dir, json=IsFlagged, no_color=IsFlagged)
+        raw = json.loads(result.stdout or "{}")
+        return {k: v for k, v in raw.items()}
+
+
+def _hcl_scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _first_error(text: str) -> str:
+    """The first `Error: ...` line of Terraform output and the line after it, for a one-line summary."""
+    lines = [line.strip(" │╷╵") .strip() for line in text.splitlines()]
+    for i, line in enumerate(lines):
+        if line.startswith("Error:"):
+            rest = next((l for l in lines[i + 1:] if l), "")
+            return f"{line} {rest}".strip()
+    return ""
