@@ -1,0 +1,172 @@
+"""`gitops-pipelines`: the core use cases from a terminal or a script.
+
+Exit codes: 0 ok, 1 the stage failed, 2 usage or config error (for `drift`: drift found), 3 refused
+(tampered, stale or wrongly bound plan).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from gitops_pipelines.core import stages
+from gitops_pipelines.core.config import load_config
+from gitops_pipelines.core.errors import GitopsError
+from gitops_pipelines.core.workspace import Workspace
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
+EXIT_DRIFT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own exit code is 2 as well; keep its message short
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="path to gitops.yaml (default: $GITOPS_CONFIG, else ./gitops.yaml)")
+    common.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    parser = _Parser(prog="gitops-pipelines", description=__doc__, parents=[common],
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    cfg = sub.add_parser("config", parents=[common], help="check gitops.yaml")
+    cfg.add_argument("action", choices=["check"])
+    for name, text in (("syntax", "fmt, init without backend, validate"),
+                       ("ephemeral", "deploy to a throwaway sandbox, check, destroy")):
+        p = sub.add_parser(name, parents=[common], help=text)
+        p.add_argument("unit")
+    p = sub.add_parser("plan", parents=[common], help="plan a project for one environment and store the plan")
+    p.add_argument("unit")
+    p.add_argument("--env", required=True)
+    p.add_argument("--change", help="the change it belongs to, e.g. pr-12")
+    p.add_argument("--head-sha")
+    p.add_argument("--base-sha")
+    p = sub.add_parser("apply", parents=[common], help="apply exactly one stored plan")
+    p.add_argument("plan_id")
+    p.add_argument("--env", help="refuse unless the plan was made for this environment")
+    p.add_argument("--unit", help="refuse unless the plan was made for this unit")
+    p.add_argument("--change", help="refuse unless the plan belongs to this change")
+    p.add_argument("--head-sha", help="refuse unless the plan was made at this commit")
+    p.add_argument("--by", help="who applies (recorded)")
+    p = sub.add_parser("drift", parents=[common], help="report drift; never applies (exit 2 = drift found)")
+    p.add_argument("unit")
+    p.add_argument("--env", required=True)
+    plans = sub.add_parser("plans", parents=[common], help="stored plans")
+    psub = plans.add_subparsers(dest="plans_command", required=True, parser_class=_Parser)
+    pl = psub.add_parser("list", parents=[common])
+    pl.add_argument("--unit")
+    pl.add_argument("--env")
+    pl.add_argument("--change")
+    ps = psub.add_parser("show", parents=[common])
+    ps.add_argument("plan_id")
+    pv = psub.add_parser("verify", parents=[common])
+    pv.add_argument("plan_id", nargs="?")
+    return parser
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+        ws = Workspace(config, log=_stderr)
+        payload, text, code = COMMANDS[_command_name(args)](ws, args)
+    except GitopsError as exc:
+        if args.json:
+            print(json.dumps({"error": str(exc), "kind": type(exc).__name__}))
+        _stderr(f"error: {exc}")
+        return exc.exit_code
+    if args.json:
+        print(json.dumps(payload, indent=2, default=str))
+    else:
+        print(text)
+    return code
+
+
+def _command_name(args) -> str:
+    return f"plans {args.plans_command}" if args.command == "plans" else args.command
+
+
+def _dump(model: Any) -> Any:
+    return model.model_dump(mode="json") if hasattr(model, "model_dump") else model
+
+
+def _config_check(ws: Workspace, args):
+    c = ws.config
+    text = (f"{c.source}: ok: {len(c.environments)} environment(s) ({', '.join(e.name for e in c.environments)}), "
+            f"{len(c.modules)} module(s), {len(c.projects)} project(s)")
+    return c.model_dump(mode="json"), text, EXIT_OK
+
+
+def _syntax(ws: Workspace, args):
+    r = stages.syntax(ws, ws.config.unit(args.unit))
+    lines = [r.summary(), *(f"  {d}" for d in r.diagnostics)]
+    return _dump(r), "\n".join(lines), EXIT_OK if r.passed else EXIT_FAILED
+
+
+def _ephemeral(ws: Workspace, args):
+    r = stages.ephemeral_test(ws, ws.config.unit(args.unit))
+    lines = [r.summary(), *(f"  {'ok  ' if s.passed else 'FAIL'} {s.name} {s.detail}" for s in r.steps)]
+    return _dump(r), "\n".join(lines), EXIT_OK if r.passed else EXIT_FAILED
+
+
+def _plan(ws: Workspace, args):
+    r = stages.plan(ws, ws.config.unit(args.unit), args.env, args.change, head_sha=args.head_sha,
+                    base_sha=args.base_sha)
+    return {**_dump(r.record), "text": r.text}, f"{r.text}\n{r.summary()}\nplan_id: {r.plan_id}", EXIT_OK
+
+
+def _apply(ws: Workspace, args):
+    r = stages.apply(ws, args.plan_id, environment=args.env, unit=args.unit, change=args.change,
+                     head_sha=args.head_sha, applied_by=args.by)
+    return _dump(r), r.summary(), EXIT_OK
+
+
+def _drift(ws: Workspace, args):
+    r = stages.drift(ws, ws.config.unit(args.unit), args.env)
+    return _dump(r), r.summary(), EXIT_DRIFT if r.status == "drift" else EXIT_OK
+
+
+def _plans_list(ws: Workspace, args):
+    records = ws.store.list(unit=args.unit, environment=args.env, change=args.change)
+    lines = [f"{r.plan_id[:12]}  {r.binding.unit}/{r.binding.environment}  {r.binding.change or '-'}  "
+             f"+{r.summary.add} ~{r.summary.change} -{r.summary.destroy} ±{r.summary.replace}  {r.created_at}"
+             for r in records]
+    return [_dump(r) for r in records], "\n".join(lines) or "no stored plans", EXIT_OK
+
+
+def _plans_show(ws: Workspace, args):
+    stored = ws.store.get(args.plan_id)
+    applied = ws.store.applied(stored.record.plan_id)
+    payload = {**_dump(stored.record), "applied": _dump(applied) if applied else None, "text": stored.text()}
+    return payload, stored.text() + f"\nplan_id: {stored.record.plan_id}", EXIT_OK
+
+
+def _plans_verify(ws: Workspace, args):
+    if args.plan_id:
+        ws.store.verify(args.plan_id)
+        return {"plan_id": args.plan_id, "ok": True}, f"{args.plan_id}: intact", EXIT_OK
+    results = ws.store.verify_all()
+    bad = [(pid, problem) for pid, problem in results if problem]
+    lines = [f"{pid[:12]}: {problem or 'intact'}" for pid, problem in results]
+    payload = [{"plan_id": pid, "ok": problem is None, "problem": problem} for pid, problem in results]
+    return payload, "\n".join(lines) or "no stored plans", EXIT_REFUSED if bad else EXIT_OK
+
+
+COMMANDS: dict[str, Callable] = {
+    "config": _config_check, "syntax": _syntax, "ephemeral": _ephemeral, "plan": _plan, "apply": _apply,
+    "drift": _drift, "plans list": _plans_list, "plans show": _plans_show, "plans verify": _plans_verify,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""plan(unit, env, change): a plan made against the environment's real state, stored and bound to its commit."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from gitops_pipelines.core.config import EnvironmentConfig, UnitConfig
+from gitops_pipelines.core.git import head_sha as git_head_sha
+from gitops_pipelines.core.plan_store import PlanBinding, PlanRecord
+from gitops_pipelines.core.workspace import Workspace
+
+
+class PlanResult(BaseModel):
+    record: PlanRecord
+    text: str  # Terraform's rendered plan; sensitive values already show as (sensitive value)
+
+    @property
+    def plan_id(self) -> str:
+        return self.record.plan_id
+
+    def summary(self) -> str:
+        s = self.record.summary
+        b = self.record.binding
+        return (f"{b.unit}/{b.environment}: plan {self.plan_id[:12]}: {s.add} to add, {s.change} to change, "
+                f"{s.destroy} to destroy, {s.replace} to replace")
+
+
+def init_for(ws: Workspace, unit: UnitConfig, env: EnvironmentConfig, unit_dir: Path | None = None) -> Path:
+    """Initialise the unit against the environment's backend in its own data folder; returns that folder."""
+    data_dir = ws.data_dir(unit, env.name)
+    ws.runner.init(unit_dir or ws.unit_dir(unit), data_dir=data_dir, backend_config=ws.backend_config(unit, env),
+                   env=env.process_env())
+    return data_dir
+
+
+def plan(ws: Workspace, unit: UnitConfig, env_name: str, change: str | None = None, *,
+         head_sha: str | None = None, base_sha: str | None = None) -> PlanResult:
+    """init, `plan -out -detailed-exitcode -lock-timeout`, `show -json`, rendered text; stored by content hash."""
+    env = ws.project_environment(unit, env_name)
+    unit_dir = ws.unit_dir(unit)
+    data_dir = init_for(ws, unit, env, unit_dir)
+    with tempfile.TemporaryDirectory(prefix="gitops-plan-") as tmp, ws.var_files(unit_dir, env) as var_files:
+        planfile = Path(tmp) / "plan.tfplan"
+        ws.runner.plan(unit_dir, planfile, data_dir=data_dir, env=env.process_env(), var_files=var_files,
+                       lock_timeout=ws.config.terraform.lock_timeout)
+        plan_json = ws.runner.show_json(unit_dir, planfile, data_dir=data_dir, env=env.process_env())
+        text = ws.runner.show_text(unit_dir, planfile, data_dir=data_dir, env=env.process_env())
+        binding = PlanBinding(
+            unit=unit.name, environment=env.name, change=change,
+            head_sha=head_sha or git_head_sha(unit_dir), base_sha=base_sha,
+            terraform_version=ws.runner.version(), lock_hash=ws.lock_hash(unit, unit_dir),
+        )
+        record = ws.store.save(planfile.read_bytes(), plan_json, ws.runner.redactor(text), binding)
+    return PlanResult(record=record, text=ws.store.get(record.plan_id).text())

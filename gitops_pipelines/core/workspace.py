@@ -1,0 +1,98 @@
+"""Everything a stage needs to run Terraform for one unit: config, runner, plan store, working folders."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitops_pipelines.core.config import EnvironmentConfig, GitopsConfig, RunSettings, UnitConfig
+from gitops_pipelines.core.errors import ConfigError
+from gitops_pipelines.core.redact import Redactor
+from gitops_pipelines.core.terraform import TerraformRunner
+
+LOCK_FILE = ".terraform.lock.hcl"
+
+
+@dataclass
+class Workspace:
+    """Binds a GitopsConfig to a TerraformRunner and a plan store; stages take one of these."""
+
+    config: GitopsConfig
+    log: Callable[[str], None] | None = None
+    runner: TerraformRunner | None = None
+    _store: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.runner is None:
+            tf = self.config.terraform
+            self.runner = TerraformRunner(binary=tf.binary, provider_mirror=tf.provider_mirror or None, log=self.log,
+                                          redactor=Redactor(self._all_secrets()))
+
+    def _all_secrets(self) -> list[str]:
+        values: list[str] = []
+        for settings in [*self.config.environments, self.config.ephemeral]:
+            values += settings.secret_values()
+        return values
+
+    @property
+    def store(self):
+        """The plan store named by plan_store.url (opened on first use)."""
+        if self._store is None:
+            from gitops_pipelines.core.plan_store import open_plan_store
+
+            self._store = open_plan_store(self.config.plan_store.url, self.config.root,
+                                          warn=self.log or (lambda m: None))
+        return self._store
+
+    # -- folders -------------------------------------------------------------------------------------------------
+    def unit_dir(self, unit: UnitConfig) -> Path:
+        return self.config.unit_dir(unit)
+
+    def data_dir(self, unit: UnitConfig, target: str) -> Path:
+        """Terraform's data folder per unit and target, so test and prod initialise side by side and are reused."""
+        path = self.config.root / ".gitops" / "work" / unit.name / target
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def lock_hash(self, unit: UnitConfig, unit_dir: Path | None = None) -> str | None:
+        lock = (unit_dir or self.unit_dir(unit)) / LOCK_FILE
+        return hashlib.sha256(lock.read_bytes()).hexdigest() if lock.exists() else None
+
+    def project_environment(self, unit: UnitConfig, env_name: str) -> EnvironmentConfig:
+        """The environment, checked to be one this unit deploys to."""
+        env = self.config.environment(env_name)
+        allowed = [e.name for e in self.config.unit_environments(unit)]
+        if env_name not in allowed:
+            kind = "a module is never deployed" if unit.kind == "module" else f"it deploys to {', '.join(allowed)}"
+            raise ConfigError(f"unit {unit.name!r} has no environment {env_name!r}: {kind}",
+                              file=self.config.source, field="units")
+        return env
+
+    def backend_config(self, unit: UnitConfig, env: EnvironmentConfig) -> dict[str, Any]:
+        config: dict[str, Any] = dict(env.backend_config)
+        if env.backend_config and "key" not in config and "path" not in config and "conn_str" not in config:
+            config["key"] = f"{unit.name}/terraform.tfstate"
+        return config
+
+    @contextmanager
+    def var_files(self, unit_dir: Path, settings: RunSettings,
+                  extra: Mapping[str, Any] | None = None) -> Iterator[list[str]]:
+        """The target's var files, plus its variables written to a temporary JSON var file."""
+        files = [str((unit_dir / f).resolve()) for f in settings.var_files]
+        for f in files:
+            if not Path(f).is_file():
+                raise ConfigError(f"var file {f} does not exist", file=self.config.source, field="var_files")
+        variables = {**settings.variables, **(extra or {})}
+        if not variables:
+            yield files
+            return
+        with tempfile.NamedTemporaryFile("w", suffix=".tfvars.json", delete=True) as tmp:
+            json.dump(variables, tmp)
+            tmp.flush()
+            yield [*files, tmp.name]
