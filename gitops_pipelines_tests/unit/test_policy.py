@@ -1,0 +1,408 @@
+"""Policy checks over plan JSON in the shape `terraform show -json` (1.11) prints."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from gitops_pipelines.core.errors import ConfigError
+from gitops_pipelines.core.policy import (
+    BUILTIN_RULES,
+    BUNDLED_POLICIES,
+    PolicyReport,
+    Rule,
+    RuleRegistry,
+    Violation,
+    evaluate,
+    is_production,
+)
+
+
+def change(address, after, actions=("create",), after_unknown=None, before=None):
+    """One `resource_changes` entry as Terraform 1.11 prints it for the AWS provider."""
+    parts = address.split(".")
+    module_address = ".".join(parts[:-2])  # module.<name>[key] in front of <type>.<name>, if any
+    rtype, name = parts[-2], parts[-1].split("[")[0]
+    entry = {
+        "address": address,
+        "mode": "managed",
+        "type": rtype,
+        "name": name,
+        "provider_name": "registry.terraform.io/hashicorp/aws",
+        "change": {
+            "actions": list(actions),
+            "before": before,
+            "after": after,
+            "after_unknown": after_unknown or {"id": True, "arn": True, "tags_all": True},
+            "before_sensitive": False if before is None else {},
+            "after_sensitive": {} if after is not None else False,
+        },
+    }
+    if module_address:
+        entry["module_address"] = module_address
+    if "[" in parts[-1]:
+        entry["index"] = json.loads(parts[-1].split("[", 1)[1].rstrip("]"))
+    return entry
+
+
+def plan(*changes, configuration=None):
+    return {
+        "format_version": "1.2",
+        "terraform_version": "1.11.4",
+        "planned_values": {"root_module": {}},
+        "resource_changes": list(changes),
+        "configuration": configuration or {"provider_config": {"aws": {"name": "aws", "full_name": "registry.terraform.io/hashicorp/aws"}}, "root_module": {}},
+        "timestamp": "2026-11-02T10:00:00Z",
+        "applyable": True,
+        "complete": True,
+        "errored": False,
+    }
+
+
+def ids(report: PolicyReport) -> list[tuple[str, str]]:
+    return sorted((v.rule_id, v.address) for v in report.violations)
+
+
+BUCKET = {"bucket": "acme-logs", "force_destroy": False, "tags": None, "timeouts": None}
+PAB_ON = {"block_public_acls": True, "block_public_policy": True, "ignore_public_acls": True, "restrict_public_buckets": True}
+
+
+def bucket_config(prefix_resources):
+    """`configuration` where the access block's `bucket` refers to the bucket resource."""
+    return {
+        "root_module": {
+            "resources": [
+                {"address": "aws_s3_bucket.logs", "mode": "managed", "type": "aws_s3_bucket", "name": "logs",
+                 "provider_config_key": "aws", "expressions": {"bucket": {"constant_value": "acme-logs"}}, "schema_version": 0},
+            ],
+            "module_calls": {
+                "storage": {
+                    "source": "../../modules/bucket",
+                    "module": {"resources": prefix_resources},
+                }
+            },
+        }
+    }
+
+
+# -- S3 ------------------------------------------------------------------------------------------------------------
+def test_clean_plan_passes():
+    report = evaluate(plan(
+        change("aws_s3_bucket.logs", BUCKET),
+        change("aws_s3_bucket_public_access_block.logs", {"bucket": "acme-logs", **PAB_ON}),
+        change("aws_s3_bucket_acl.logs", {"bucket": "acme-logs", "acl": "private", "expected_bucket_owner": None}),
+    ), "test")
+    assert report.passed and report.violations == []
+    assert report.rules == [r.id for r in BUILTIN_RULES]
+
+
+def test_bucket_without_public_access_block_is_a_warning():
+    report = evaluate(plan(change("aws_s3_bucket.logs", BUCKET)), "test")
+    assert ids(report) == [("s3-bucket-public-access-block", "aws_s3_bucket.logs")]
+    assert report.passed  # a warning does not fail the plan
+    assert report.warnings and not report.errors
+
+
+def test_access_block_found_through_configuration_references_in_a_module():
+    block_config = [
+        {"address": "aws_s3_bucket.this", "mode": "managed", "type": "aws_s3_bucket", "name": "this",
+         "provider_config_key": "aws", "expressions": {"bucket": {"references": ["var.name"]}}, "count_expression": {"constant_value": 2}},
+        {"address": "aws_s3_bucket_public_access_block.this", "mode": "managed", "type": "aws_s3_bucket_public_access_block",
+         "name": "this", "provider_config_key": "aws",
+         "expressions": {"bucket": {"references": ["aws_s3_bucket.this[count.index].id", "aws_s3_bucket.this[count.index]", "aws_s3_bucket.this"]},
+                         "block_public_acls": {"constant_value": True}}},
+    ]
+    unknown_bucket = {"id": True, "bucket": True}
+    report = evaluate(plan(
+        change('module.storage["eu"].aws_s3_bucket.this[0]', {"bucket_prefix": "a-"}, after_unknown={"bucket": True, "id": True}),
+        change('module.storage["eu"].aws_s3_bucket_public_access_block.this[0]', PAB_ON, after_unknown=unknown_bucket),
+        change("aws_s3_bucket.logs", BUCKET),
+        configuration=bucket_config(block_config),
+    ), "test")
+    assert ids(report) == [("s3-bucket-public-access-block", "aws_s3_bucket.logs")]
+
+
+def test_account_level_block_covers_every_bucket():
+    report = evaluate(plan(
+        change("aws_s3_account_public_access_block.this", {"account_id": None, **PAB_ON}),
+        change("aws_s3_bucket.logs", BUCKET),
+    ), "test")
+    assert report.violations == []
+
+
+@pytest.mark.parametrize("acl", ["public-read", "public-read-write"])
+def test_public_bucket_acl_is_an_error(acl):
+    report = evaluate(plan(
+        change("aws_s3_bucket.site", {**BUCKET, "bucket": "site"}),
+        change("aws_s3_bucket_public_access_block.site", {"bucket": "site", **PAB_ON}),
+        change("aws_s3_bucket_acl.site", {"bucket": "site", "acl": acl}, after_unknown={"id": True, "access_control_policy": True}),
+    ), "test")
+    assert ids(report) == [("s3-public-acl", "aws_s3_bucket_acl.site")]
+    assert not report.passed
+    assert acl in report.violations[0].message
+
+
+def test_acl_grant_to_all_users_is_an_error():
+    grants = [{"grant": [{"grantee": [{"type": "Group", "uri": "http://acs.amazonaws.com/groups/global/AllUsers",
+                                         "id": "", "email_address": "", "display_name": ""}], "permission": "READ"}],
+               "owner": [{"id": "abc", "display_name": ""}]}]
+    report = evaluate(plan(change("aws_s3_bucket_acl.site", {"bucket": "site", "acl": None, "access_control_policy": grants})), "test")
+    assert ids(report) == [("s3-public-acl", "aws_s3_bucket_acl.site")]
+    assert "READ to AllUsers" in report.violations[0].message
+
+
+def test_access_block_with_a_flag_off_is_an_error():
+    after = {"bucket": "acme-logs", **PAB_ON, "block_public_policy": False, "restrict_public_buckets": False}
+    report = evaluate(plan(change("aws_s3_bucket_public_access_block.logs", after, actions=("update",), before={**after, **PAB_ON})), "test")
+    assert ids(report) == [("s3-public-access-block-disabled", "aws_s3_bucket_public_access_block.logs")]
+    assert "block_public_policy, restrict_public_buckets" in report.violations[0].message
+
+
+# -- security groups -----------------------------------------------------------------------------------------------
+def sg_rule(from_port, to_port, protocol="tcp", cidrs=("0.0.0.0/0",), ipv6=()):
+    return {"cidr_blocks": list(cidrs), "description": "", "from_port": from_port, "ipv6_cidr_blocks": list(ipv6),
+            "prefix_list_ids": [], "protocol": protocol, "security_groups": [], "self": False, "to_port": to_port}
+
+
+def test_security_group_open_ingress():
+    sg = {"name": "web", "description": "web", "revoke_rules_on_delete": False, "vpc_id": "vpc-1", "egress": [sg_rule(0, 0, "-1")],
+          "ingress": [sg_rule(443, 443), sg_rule(80, 80, ipv6=("::/0",)), sg_rule(22, 22, cidrs=("10.0.0.0/8",)),
+                      sg_rule(8, 0, "icmp")]}
+    assert evaluate(plan(change("aws_security_group.web", sg)), "test").violations == []
+
+    sg["ingress"].append(sg_rule(22, 22))
+    report = evaluate(plan(change("aws_security_group.web", sg)), "test")
+    assert ids(report) == [("sg-open-ingress", "aws_security_group.web")]
+    assert "0.0.0.0/0 on port 22" in report.violations[0].message
+
+
+@pytest.mark.parametrize(
+    ("resource", "after", "message"),
+    [
+        ("aws_security_group_rule.ssh", {"type": "ingress", **sg_rule(22, 22), "security_group_id": "sg-1"}, "port 22"),
+        ("aws_security_group_rule.range", {"type": "ingress", **sg_rule(80, 443), "security_group_id": "sg-1"}, "ports 80-443"),
+        ("aws_security_group_rule.all", {"type": "ingress", **sg_rule(0, 0, "-1", cidrs=(), ipv6=("::/0",))}, "::/0 on all ports"),
+        ("aws_vpc_security_group_ingress_rule.db", {"cidr_ipv4": "0.0.0.0/0", "cidr_ipv6": None, "from_port": 5432,
+                                                    "to_port": 5432, "ip_protocol": "tcp", "security_group_id": "sg-1"}, "port 5432"),
+        ("aws_vpc_security_group_ingress_rule.any", {"cidr_ipv4": "0.0.0.0/0", "cidr_ipv6": None, "from_port": None,
+                                                     "to_port": None, "ip_protocol": "-1", "security_group_id": "sg-1"}, "all ports"),
+    ],
+)
+def test_open_ingress_rule_resources(resource, after, message):
+    report = evaluate(plan(change(resource, after)), "test")
+    assert ids(report) == [("sg-open-ingress", resource)]
+    assert message in report.violations[0].message
+
+
+def test_egress_rule_and_https_rule_pass():
+    report = evaluate(plan(
+        change("aws_security_group_rule.out", {"type": "egress", **sg_rule(0, 0, "-1")}),
+        change("aws_vpc_security_group_ingress_rule.https", {"cidr_ipv4": "0.0.0.0/0", "from_port": 443, "to_port": 443, "ip_protocol": "tcp"}),
+    ), "test")
+    assert report.violations == []
+
+
+# -- IAM -----------------------------------------------------------------------------------------------------------
+ADMIN = json.dumps({"Version": "2012-10-17", "Statement": [{"Sid": "Admin", "Effect": "Allow", "Action": "*", "Resource": "*"}]})
+READ = json.dumps({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["*"]}})
+
+
+def test_iam_wildcard_policy():
+    report = evaluate(plan(
+        change("aws_iam_policy.admin", {"name": "admin", "path": "/", "policy": ADMIN, "description": None}),
+        change("aws_iam_role_policy.read", {"name": "read", "role": "app", "policy": READ}),
+        change("aws_iam_role.app", {"name": "app", "assume_role_policy": json.dumps({"Statement": [{"Effect": "Allow", "Action": "*", "Principal": "*"}]}),
+                                    "inline_policy": [{"name": "inline", "policy": json.dumps({"Statement": [{"Effect": "Allow", "Action": ["*"], "Resource": ["*"]}]})}]}),
+        change("aws_iam_policy.deny", {"name": "deny", "policy": json.dumps({"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]})}),
+        change("aws_iam_policy.later", {"name": "later"}, after_unknown={"policy": True}),
+    ), "test")
+    assert ids(report) == [("iam-wildcard-admin", "aws_iam_policy.admin"), ("iam-wildcard-admin", "aws_iam_role.app")]
+    messages = {v.address: v.message for v in report.violations}
+    assert "statement 'Admin'" in messages["aws_iam_policy.admin"]
+    assert messages["aws_iam_role.app"].startswith("inline_policy[0].policy")
+
+
+# -- destroy in production -----------------------------------------------------------------------------------------
+def destroy_plan():
+    return plan(
+        change("aws_s3_bucket.old", None, actions=("delete",), before=BUCKET),
+        change("aws_instance.web", {"ami": "ami-2", "instance_type": "t3.micro"}, actions=("delete", "create"), before={"ami": "ami-1"}),
+        change("aws_s3_bucket.kept", BUCKET, actions=("no-op",), before=BUCKET),
+    )
+
+
+def test_destroy_in_prod_needs_an_explicit_allow():
+    report = evaluate(destroy_plan(), "prod")
+    assert ids(report) == [("destroy-in-prod", "aws_instance.web"), ("destroy-in-prod", "aws_s3_bucket.old")]
+    assert not report.passed
+    assert "replaced" in {v.address: v.message for v in report.violations}["aws_instance.web"]
+
+    partly = evaluate(destroy_plan(), "prod", allow={"destroy-in-prod:aws_s3_bucket.old"})
+    assert ids(partly) == [("destroy-in-prod", "aws_instance.web")] and not partly.passed
+    assert [v.address for v in partly.allowed] == ["aws_s3_bucket.old"]
+
+    allowed = evaluate(destroy_plan(), "prod", allow={"destroy-in-prod:aws_*"})
+    assert allowed.passed and allowed.violations == [] and len(allowed.allowed) == 2
+    assert evaluate(destroy_plan(), "prod", allow={"destroy-in-prod"}).passed
+    assert not evaluate(destroy_plan(), "prod", allow={"iam-wildcard-admin", "aws_s3_bucket.old"}).passed
+
+
+def test_destroy_outside_prod_is_fine():
+    assert evaluate(destroy_plan(), "test").passed
+    assert [is_production(e) for e in ("prod", "PROD", "production", "prod-eu", "test", "preprod", "sandbox")] == [
+        True, True, True, True, False, False, False]
+
+
+# -- encryption ----------------------------------------------------------------------------------------------------
+def test_unencrypted_storage():
+    report = evaluate(plan(
+        change("aws_db_instance.main", {"engine": "postgres", "instance_class": "db.t3.micro", "storage_encrypted": False}),
+        change("aws_db_instance.ok", {"engine": "postgres", "storage_encrypted": True}),
+        change("aws_rds_cluster.main", {"engine": "aurora-postgresql", "storage_encrypted": None}),
+        change("aws_ebs_volume.data", {"availability_zone": "eu-west-1a", "size": 10, "encrypted": False}),
+        change("aws_ebs_volume.default", {"availability_zone": "eu-west-1a", "size": 10}, after_unknown={"encrypted": True, "id": True}),
+    ), "test")
+    assert ids(report) == [
+        ("unencrypted-storage", "aws_db_instance.main"),
+        ("unencrypted-storage", "aws_ebs_volume.data"),
+        ("unencrypted-storage", "aws_rds_cluster.main"),
+    ]
+
+
+def test_untouched_resources_are_not_judged():
+    report = evaluate(plan(change("aws_ebs_volume.legacy", {"encrypted": False}, actions=("no-op",), before={"encrypted": False})), "prod")
+    assert report.violations == []
+
+
+# -- report and registry -------------------------------------------------------------------------------------------
+def test_markdown_for_a_pr_comment():
+    report = evaluate(plan(
+        change("aws_s3_bucket.logs", BUCKET),
+        change("aws_s3_bucket_acl.logs", {"bucket": "acme-logs", "acl": "public-read"}),
+        change("aws_s3_bucket.old", None, actions=("delete",), before=BUCKET),
+    ), "prod", allow={"destroy-in-prod:aws_s3_bucket.old"})
+    text = report.markdown()
+    assert text.startswith("### :x: Policy failed for `prod`")
+    assert "1 error(s), 1 warning(s)" in text
+    lines = text.splitlines()
+    acl_row = lines.index("| error | `s3-public-acl` | `aws_s3_bucket_acl.logs` | canned ACL 'public-read' makes the bucket public; use private and grant access by policy |")
+    warn_row = next(i for i, line in enumerate(lines) if line.startswith("| warning | `s3-bucket-public-access-block`"))
+    assert acl_row < warn_row  # errors first
+    assert "- `destroy-in-prod` on `aws_s3_bucket.old`" in text
+    assert "<rule id>:<address>" in text
+    assert evaluate(plan(), "test").markdown().startswith("### :white_check_mark: Policy passed for `test`")
+
+
+def test_plan_json_as_text_and_custom_rules():
+    registry = RuleRegistry()
+
+    @registry.rule("required-tags", "error", "Every resource has an owner tag.")
+    def _tags(view):
+        for res in view.changing():
+            if "owner" not in (res.known("tags") or {}):
+                yield res.address, "no owner tag"
+
+    text = json.dumps(plan(change("aws_s3_bucket.logs", {**BUCKET, "tags": {"team": "x"}})))
+    report = evaluate(text, "test", rules=registry)
+    assert report.violations == [Violation("required-tags", "error", "aws_s3_bucket.logs", "no owner tag")]
+    assert report.rules == ["required-tags"]
+    with pytest.raises(ValueError, match="twice"):
+        registry.add(Rule("required-tags", "warning", "dup", _tags))
+
+
+def test_plan_without_changes_or_with_data_sources():
+    assert evaluate({"format_version": "1.2"}, "prod").passed
+    data = change("aws_iam_policy.x", {"policy": ADMIN})
+    data["mode"] = "data"
+    assert evaluate(plan(data), "prod").violations == []
+
+
+# -- real terraform ------------------------------------------------------------------------------------------------
+needs_terraform = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not on PATH")
+
+
+def terraform(cwd, *args):
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    result = subprocess.run(["terraform", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode in (0, 2), result.stderr
+    return result.stdout
+
+
+@pytest.fixture
+def real_plan(tmp_path):
+    """A real `terraform show -json` of a replace: terraform_data needs no provider download."""
+    (tmp_path / "main.tf").write_text(
+        'variable "release" {\n  default = "1"\n}\n'
+        'resource "terraform_data" "app" {\n  triggers_replace = [var.release]\n}\n'
+        'module "hooks" {\n  source = "./hooks"\n}\n'
+    )
+    (tmp_path / "hooks").mkdir()
+    (tmp_path / "hooks" / "main.tf").write_text(
+        'resource "terraform_data" "notify" {\n  provisioner "local-exec" {\n    command = "true"\n  }\n}\n'
+    )
+    terraform(tmp_path, "init", "-input=false", "-no-color")
+    terraform(tmp_path, "apply", "-input=false", "-auto-approve", "-no-color")
+    terraform(tmp_path, "plan", "-input=false", "-no-color", "-var", "release=2", "-out", "tf.plan", "-detailed-exitcode")
+    return json.loads(terraform(tmp_path, "show", "-json", "tf.plan"))
+
+
+@needs_terraform
+def test_real_plan_replace_in_prod(real_plan):
+    report = evaluate(real_plan, "prod")
+    assert ids(report) == [("destroy-in-prod", "terraform_data.app")]
+    assert evaluate(real_plan, "test").passed
+    assert evaluate(real_plan, "prod", allow={"destroy-in-prod:terraform_data.app"}).passed
+
+
+# -- Rego ----------------------------------------------------------------------------------------------------------
+@needs_terraform
+def test_bundled_rego_policy_on_a_real_plan(real_plan):
+    pytest.importorskip("regopy")
+    report = evaluate(real_plan, "test", rego_dir=BUNDLED_POLICIES)
+    assert ids(report) == [("no-local-exec", "module.hooks.terraform_data.notify")]
+    assert not report.passed
+    assert report.rules[-1] == "rego:policies"
+    waived = evaluate(real_plan, "test", rego_dir=BUNDLED_POLICIES, allow={"no-local-exec:module.hooks.*"})
+    assert waived.passed
+
+
+def test_rego_policy_sees_the_environment_and_objects_or_strings(tmp_path):
+    pytest.importorskip("regopy")
+    (tmp_path / "prod_only.rego").write_text(
+        "package gitops\n\nimport rego.v1\n\n"
+        "deny contains msg if {\n"
+        '  data.gitops_context.environment == "prod"\n'
+        "  some rc in input.resource_changes\n"
+        '  rc.type == "aws_instance"\n'
+        '  rc.change.after.instance_type == "t2.micro"\n'
+        '  msg := sprintf("%s: use t3 in prod", [rc.address])\n'
+        "}\n\n"
+        "deny contains {\"rule\": \"no-gp2\", \"severity\": \"warning\", \"address\": rc.address, \"msg\": \"gp2 is slower\"} if {\n"
+        "  some rc in input.resource_changes\n"
+        '  rc.change.after.type == "gp2"\n'
+        "}\n"
+    )
+    (tmp_path / "README.md").write_text("not a policy")
+    p = plan(change("aws_instance.web", {"ami": "ami-1", "instance_type": "t2.micro"}),
+             change("aws_ebs_volume.d", {"encrypted": True, "type": "gp2"}))
+    assert ids(evaluate(p, "test", rego_dir=tmp_path)) == [("no-gp2", "aws_ebs_volume.d")]
+    prod = evaluate(p, "prod", rego_dir=tmp_path)
+    assert sorted((v.rule_id, v.severity, v.message) for v in prod.violations) == [
+        ("no-gp2", "warning", "gp2 is slower"),
+        ("rego", "error", "aws_instance.web: use t3 in prod"),
+    ]
+
+
+def test_broken_rego_is_a_config_error(tmp_path):
+    pytest.importorskip("regopy")
+    (tmp_path / "bad.rego").write_text("package gitops\n\ndeny contains x if {\n")
+    with pytest.raises(ConfigError, match="bad.rego"):
+        evaluate(plan(), "test", rego_dir=tmp_path)
+
+
+def test_empty_rego_folder_adds_nothing(tmp_path):
+    assert evaluate(plan(), "test", rego_dir=tmp_path).passed
