@@ -1,0 +1,241 @@
+"""The plan store: content-addressed, encrypted, signed; one implementation per place it keeps bytes."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from pydantic import ValidationError
+
+from gitops_pipelines.core.errors import PlanRefused, PlanTampered
+from gitops_pipelines.core.plan_store import problems
+from gitops_pipelines.core.plan_store.models import (
+    AppliedRecord, PlanBinding, PlanRecord, PlanSummary, StoredArtifact, changed_addresses,
+)
+from gitops_pipelines.core.plan_store.redact import redact_outputs, redact_with_secrets, scrub_text
+from gitops_pipelines.core.plan_store.sealing import Sealer, sha256_hex
+
+PLAN_FILE = "plan.bin.enc"
+PLAN_JSON = "plan.json"
+PLAN_TEXT = "plan.txt"
+RECORD = "record.json"
+APPLIED = "applied.json"
+ARTIFACTS = (PLAN_FILE, PLAN_JSON, PLAN_TEXT)
+_PLAN_ID = re.compile(r"^[0-9a-f]{64}$")
+
+
+class StoredPlan:
+    """A plan read back from the store, every byte already checked against its signed record."""
+
+    def __init__(self, record: PlanRecord, plan_file: bytes, plan_json: dict, text: str):
+        self.record = record
+        self._plan_file = plan_file
+        self._plan_json = plan_json
+        self._text = text
+
+    def plan_bytes(self) -> bytes:
+        """The plain `terraform plan -out` file, byte for byte as it was saved."""
+        return self._plan_file
+
+    def plan_json(self) -> dict:
+        """`terraform show -json` of the plan, sensitive values removed."""
+        return copy.deepcopy(self._plan_json)
+
+    def text(self) -> str:
+        """The rendered plan as a reviewer saw it."""
+        return self._text
+
+
+class PlanStore(ABC):
+    """Keeps plans by sha256; `get` hands a plan back only if nothing about it changed since `save`."""
+
+    def __init__(self, key: bytes, warn: Callable[[str], object] = print):
+        self._sealer = Sealer(key)
+        self._warn = warn
+
+    # -- what a backend provides ---------------------------------------------------------------------------
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Where the plans are, for messages: a folder or s3://bucket/prefix."""
+
+    @abstractmethod
+    def _read(self, plan_id: str, name: str) -> bytes | None:
+        """The object's bytes, or None if it does not exist."""
+
+    @abstractmethod
+    def _write(self, plan_id: str, name: str, data: bytes) -> None:
+        """Replaces the object whole: a reader sees the old bytes or the new, never a mix."""
+
+    @abstractmethod
+    def _plan_ids(self) -> list[str]:
+        """Every plan id that has at least one object stored."""
+
+    # -- the use cases --------------------------------------------------------------------------------------
+    def save(self, plan_file: bytes, plan_json: dict, text: str, binding: PlanBinding) -> PlanRecord:
+        """Stores a plan (JSON and text redacted, binary encrypted); saving the same bytes again is a no-op."""
+        plan_id = sha256_hex(plan_file)
+        if self._read(plan_id, RECORD) is not None:
+            try:
+                existing = self._load(plan_id).record
+            except PlanTampered as broken:
+                self._warn(f"Plan store: replacing a damaged copy of plan {plan_id[:12]}: {broken}")
+            else:
+                if existing.binding != binding:
+                    raise problems.binding_mismatch(plan_id, existing.binding.where, binding.where)
+                return existing
+        redacted, secrets = redact_with_secrets(plan_json)
+        blobs = {
+            PLAN_FILE: self._sealer.encrypt(plan_file, plan_id),
+            PLAN_JSON: json.dumps(redacted, sort_keys=True).encode(),
+            PLAN_TEXT: scrub_text(text, secrets).encode(),
+        }
+        record = PlanRecord(
+            plan_id=plan_id, binding=binding, summary=PlanSummary.from_plan_json(plan_json),
+            created_at=_now(), plan_size=len(plan_file), addresses=changed_addresses(plan_json),
+            artifacts={name: StoredArtifact(sha256=sha256_hex(data), size=len(data)) for name, data in blobs.items()},
+        )
+        for name, data in blobs.items():
+            self._write(plan_id, name, data)
+        # the record goes last: a plan without one is an interrupted save, never a usable plan
+        self._write(plan_id, RECORD, self._sealer.sign(record.model_dump(mode="json")))
+        return record
+
+    def get(self, plan_id: str) -> StoredPlan:
+        """The plan, verified in full; raises PlanNotFound or PlanTampered."""
+        return self._load(plan_id)
+
+    def verify(self, plan_id: str) -> None:
+        """Raises PlanTampered naming the stored file that changed, or PlanNotFound."""
+        self._load(plan_id)
+
+    def verify_all(self) -> list[tuple[str, str | None]]:
+        """(plan_id, problem or None) for every plan in the store."""
+        results: list[tuple[str, str | None]] = []
+        for plan_id in sorted(self._plan_ids()):
+            try:
+                self._load(plan_id)
+            except PlanRefused as problem:
+                results.append((plan_id, str(problem)))
+            else:
+                results.append((plan_id, None))
+        return results
+
+    def list(self, unit: str | None = None, environment: str | None = None,
+             change: str | None = None) -> list[PlanRecord]:
+        """Records of the stored plans, newest first; plans whose record fails its signature are left out."""
+        records = []
+        for plan_id in self._plan_ids():
+            raw = self._read(plan_id, RECORD)
+            if raw is None:
+                continue  # a save in progress, or one that was interrupted
+            try:
+                record = self._open_record(plan_id, raw)
+            except PlanTampered as broken:
+                self._warn(f"Plan store: leaving out a plan: {broken}")
+                continue
+            b = record.binding
+            if (unit is None or b.unit == unit) and (environment is None or b.environment == environment) \
+                    and (change is None or b.change == change):
+                records.append(record)
+        return sorted(records, key=lambda r: (r.created_at, r.plan_id), reverse=True)
+
+    def latest(self, unit: str, environment: str, change: str | None = None) -> PlanRecord | None:
+        """The newest plan for this unit and environment (and change, if given)."""
+        found = self.list(unit=unit, environment=environment, change=change)
+        return found[0] if found else None
+
+    def mark_applied(self, record: AppliedRecord) -> None:
+        """Records that the plan was applied; sensitive outputs are removed first. A plan is applied once."""
+        plan = self._load(record.plan_id)
+        stored = record.model_copy(update={"outputs": redact_outputs(record.outputs, plan.plan_json())})
+        existing = self.applied(record.plan_id)
+        if existing is not None:
+            if existing == stored:
+                return  # a rerun of the same deploy
+            raise problems.already_applied(record.plan_id, plan.record.binding.where,
+                                           existing.applied_at, existing.applied_by)
+        self._write(record.plan_id, APPLIED, self._sealer.sign(stored.model_dump(mode="json")))
+
+    def applied(self, plan_id: str) -> AppliedRecord | None:
+        """How the plan was applied, or None if it has not been; raises PlanNotFound for an unknown plan."""
+        plan_record = self._record(plan_id)
+        raw = self._read(plan_id, APPLIED)
+        if raw is None:
+            return None
+        where = plan_record.binding.where
+        data, signed = self._sealer.open_signed(raw)
+        if data is None or not signed:
+            raise problems.tampered(plan_id, where, APPLIED, "does not carry a valid signature")
+        try:
+            applied = AppliedRecord.model_validate(data)
+        except ValidationError:
+            raise problems.tampered(plan_id, where, APPLIED, "does not hold a valid applied record") from None
+        if applied.plan_id != plan_id:
+            raise problems.tampered(plan_id, where, APPLIED, f"belongs to another plan ({applied.plan_id[:12]})")
+        return applied
+
+    # -- verification ---------------------------------------------------------------------------------------
+    def _record(self, plan_id: str) -> PlanRecord:
+        raw = self._read(plan_id, RECORD) if _PLAN_ID.match(plan_id or "") else None
+        if raw is None:
+            if _PLAN_ID.match(plan_id or "") and any(self._read(plan_id, name) is not None for name in ARTIFACTS):
+                raise problems.tampered(plan_id, None, RECORD, "is missing (deleted, or the save was interrupted)")
+            raise problems.not_found(plan_id, self.location)
+        return self._open_record(plan_id, raw)
+
+    def _open_record(self, plan_id: str, raw: bytes) -> PlanRecord:
+        data, signed = self._sealer.open_signed(raw)
+        if data is None:
+            raise problems.tampered(plan_id, problems.claimed_where_text(raw), RECORD, "is not valid JSON")
+        claimed = problems.claimed_where(data)
+        if not signed:
+            raise problems.tampered(
+                plan_id, claimed, RECORD,
+                "does not match its signature: a field was changed after saving, or the store was opened with "
+                "another plan key than the one that saved the plan (check GITOPS_PLAN_KEY)")
+        try:
+            record = PlanRecord.model_validate(data)
+        except ValidationError:
+            raise problems.tampered(plan_id, claimed, RECORD, "does not hold a valid plan record") from None
+        if record.plan_id != plan_id:
+            raise problems.tampered(plan_id, claimed, RECORD, f"belongs to another plan ({record.plan_id[:12]})")
+        return record
+
+    def _load(self, plan_id: str) -> StoredPlan:
+        record = self._record(plan_id)
+        where = record.binding.where
+        blobs: dict[str, bytes] = {}
+        for name in ARTIFACTS:
+            data = self._read(plan_id, name)
+            expected = record.artifacts.get(name)
+            if data is None:
+                raise problems.tampered(plan_id, where, name, "is missing")
+            if expected is None:
+                raise problems.tampered(plan_id, where, RECORD, f"does not list {name}")
+            if len(data) != expected.size or sha256_hex(data) != expected.sha256:
+                raise problems.tampered(plan_id, where, name,
+                                        "does not match the sha256 recorded when the plan was saved")
+            blobs[name] = data
+        plain = self._sealer.decrypt(blobs[PLAN_FILE], plan_id)
+        if plain is None:
+            raise problems.tampered(plan_id, where, PLAN_FILE, "cannot be decrypted with this plan key")
+        if sha256_hex(plain) != plan_id:
+            raise problems.tampered(plan_id, where, PLAN_FILE, "decrypts to a file whose sha256 is not the plan id")
+        try:
+            plan_json = json.loads(blobs[PLAN_JSON])
+        except ValueError:
+            raise problems.tampered(plan_id, where, PLAN_JSON, "is not valid JSON") from None
+        try:
+            text = blobs[PLAN_TEXT].decode("utf-8")
+        except ValueError:
+            raise problems.tampered(plan_id, where, PLAN_TEXT, "is not UTF-8 text") from None
+        return StoredPlan(record, plain, plan_json, text)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
