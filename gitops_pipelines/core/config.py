@@ -77,6 +77,13 @@ class DriftSettings(_Strict):
     cron: str = "0 6 * * *"
 
 
+class PolicySettings(_Strict):
+    """Security policy checks run on every plan; a plan with an error-level violation is never applied."""
+
+    allow: list[str] = Field(default_factory=list, description="rule ids, or rule-id:address-glob, to waive")
+    rego_dir: str | None = Field(default=None, description="folder of *.rego files (query data.gitops.deny)")
+
+
 class GitHubSettings(_Strict):
     repository: str = Field(pattern=r"^[\w.-]+/[\w.-]+$")
     api_url: str = "https://api.github.com"
@@ -94,6 +101,7 @@ class GitopsConfig(_Strict):
     ephemeral: EphemeralConfig = Field(default_factory=EphemeralConfig)
     units: list[UnitConfig] = Field(min_length=1)
     drift: DriftSettings = Field(default_factory=DriftSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
     github: GitHubSettings | None = None
     root: Path = Field(default=Path("."), exclude=True, description="the folder gitops.yaml lives in")
     source: str = Field(default=DEFAULT_CONFIG, exclude=True)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from gitops_pipelines.core.errors import PlanBindingMismatch
+from gitops_pipelines.core.errors import PlanBindingMismatch, PlanRefused
 from gitops_pipelines.core.plan_store import AppliedRecord, PlanRecord
-from gitops_pipelines.core.stages.plan import init_for
+from gitops_pipelines.core.stages.plan import check_policy, init_for
 from gitops_pipelines.core.workspace import Workspace
 
 
@@ -61,6 +61,11 @@ def apply(ws: Workspace, plan_id: str, *, environment: str | None = None, unit: 
             f"{unit_cfg.name}/{env.name}: the provider lock file changed since plan {record.plan_id[:12]} was made; "
             "make a new plan"
         )
+    report = check_policy(ws, stored.plan_json(), env.name)
+    if not report.passed:
+        rules = ", ".join(sorted({f"{v.rule_id} ({v.address})" for v in report.errors}))
+        raise PlanRefused(f"{unit_cfg.name}/{env.name}: plan {record.plan_id[:12]} fails security policy: {rules}; "
+                          "fix the code, or waive a rule under policy.allow in gitops.yaml, and plan again")
     data_dir = init_for(ws, unit_cfg, env, unit_dir)
     with tempfile.TemporaryDirectory(prefix="gitops-apply-") as tmp:
         planfile = Path(tmp) / "plan.tfplan"

@@ -5,17 +5,23 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from dataclasses import asdict
+
 from pydantic import BaseModel
 
 from gitops_pipelines.core.config import EnvironmentConfig, UnitConfig
 from gitops_pipelines.core.git import head_sha as git_head_sha
 from gitops_pipelines.core.plan_store import PlanBinding, PlanRecord
+from gitops_pipelines.core.policy import PolicyReport, evaluate
 from gitops_pipelines.core.workspace import Workspace
 
 
 class PlanResult(BaseModel):
     record: PlanRecord
     text: str  # Terraform's rendered plan; sensitive values already show as (sensitive value)
+    policy_passed: bool
+    policy_markdown: str
+    violations: list[dict]
 
     @property
     def plan_id(self) -> str:
@@ -26,6 +32,13 @@ class PlanResult(BaseModel):
         b = self.record.binding
         return (f"{b.unit}/{b.environment}: plan {self.plan_id[:12]}: {s.add} to add, {s.change} to change, "
                 f"{s.destroy} to destroy, {s.replace} to replace")
+
+
+def check_policy(ws: Workspace, plan_json: dict, environment: str) -> PolicyReport:
+    """The security policy verdict on one plan: built-in rules plus the repository's Rego policies."""
+    settings = ws.config.policy
+    rego_dir = (ws.config.root / settings.rego_dir) if settings.rego_dir else None
+    return evaluate(plan_json, environment, allow=set(settings.allow), rego_dir=rego_dir)
 
 
 def init_for(ws: Workspace, unit: UnitConfig, env: EnvironmentConfig, unit_dir: Path | None = None) -> Path:
@@ -54,4 +67,7 @@ def plan(ws: Workspace, unit: UnitConfig, env_name: str, change: str | None = No
             terraform_version=ws.runner.version(), lock_hash=ws.lock_hash(unit, unit_dir),
         )
         record = ws.store.save(planfile.read_bytes(), plan_json, ws.runner.redactor(text), binding)
-    return PlanResult(record=record, text=ws.store.get(record.plan_id).text())
+    stored = ws.store.get(record.plan_id)
+    report = check_policy(ws, stored.plan_json(), env.name)
+    return PlanResult(record=record, text=stored.text(), policy_passed=report.passed,
+                      policy_markdown=report.markdown(), violations=[asdict(v) for v in report.violations])
