@@ -1,0 +1,237 @@
+"""The real git repository behind one emulated GitHub repository, driven by git's plumbing commands.
+
+Plumbing (hash-object, commit-tree, update-ref, merge-tree) works on bare and non-bare repositories alike, so the
+emulator never needs a working tree; tests may still drive the same repository with ordinary git commands.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ZERO_SHA = "0" * 40
+
+
+class GitError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    tree: str
+    parents: tuple[str, ...]
+    author_name: str
+    author_email: str
+    author_date: str  # ISO 8601, UTC, GitHub style (Z)
+    committer_name: str
+    committer_email: str
+    committer_date: str
+    message: str
+
+
+@dataclass(frozen=True)
+class FileChange:
+    filename: str
+    status: str  # GitHub's words: added, removed, modified, renamed
+    additions: int
+    deletions: int
+    blob_sha: str | None
+    patch: str
+    previous_filename: str | None = None
+
+
+_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+def _by_sha(method):
+    """Memoise a read whose answer cannot change: every argument is a full commit SHA."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args):
+        if not all(isinstance(a, str) and _SHA.fullmatch(a) for a in args):
+            return method(self, *args)
+        key = (method.__name__, *args)
+        if key not in self._memo:
+            self._memo[key] = method(self, *args)
+        return self._memo[key]
+
+    return wrapper
+
+
+_STATUS = {"A": "added", "D": "removed", "M": "modified", "R": "renamed", "C": "copied", "T": "changed"}
+
+
+class GitRepo:
+    """A git repository on disk, read and written through the git CLI."""
+
+    def __init__(self, path: str | Path, *, author: tuple[str, str] = ("GitOps Emulator", "emulator@example.com")):
+        self.path = Path(path)
+        self.author = author
+        self._memo: dict[tuple, object] = {}
+
+    # -- low level -------------------------------------------------------------------------------------------
+    def git(self, *args: str, input: str | bytes | None = None, check: bool = True, env: dict | None = None) -> str:
+        data = input.encode() if isinstance(input, str) else input
+        full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})}
+        proc = subprocess.run(
+            ["git", "-C", str(self.path), *args], input=data, capture_output=True, env=full_env, check=False
+        )
+        if check and proc.returncode != 0:
+            raise GitError(f"git {' '.join(args)} failed in {self.path}: {proc.stderr.decode(errors='replace').strip()}")
+        return proc.stdout.decode(errors="replace")
+
+    @classmethod
+    def init_bare(cls, path: str | Path) -> "GitRepo":
+        Path(path).mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "init", "--bare", "-q", "-b", "main", str(path)], check=True, capture_output=True)
+        return cls(path)
+
+    def exists(self) -> bool:
+        return self.path.exists() and self.git("rev-parse", "--git-dir", check=False).strip() != ""
+
+    def _commit_env(self, author: tuple[str, str] | None) -> dict[str, str]:
+        name, email = author or self.author
+        return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name,
+                "GIT_COMMITTER_EMAIL": email}
+
+    # -- reading ---------------------------------------------------------------------------------------------
+    def resolve(self, ref: str) -> str | None:
+        """The commit SHA that ref (branch, tag, sha, refs/...) names, or None."""
+        out = self.git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False).strip()
+        return out or None
+
+    def refs(self, prefix: str = "refs/") -> dict[str, str]:
+        """Every ref under prefix -> the commit it points at (tags peeled)."""
+        out = self.git("for-each-ref", "--format=%(refname) %(objectname) %(*objectname)", prefix)
+        result = {}
+        for line in out.splitlines():
+            name, sha, *peeled = line.split(" ")
+            result[name] = peeled[0] if peeled and peeled[0] else sha
+        return result
+
+    def branches(self) -> dict[str, str]:
+        return {name.removeprefix("refs/heads/"): sha for name, sha in self.refs("refs/heads/").items()}
+
+    def tags(self) -> dict[str, str]:
+        return {name.removeprefix("refs/tags/"): sha for name, sha in self.refs("refs/tags/").items()}
+
+    @_by_sha
+    def commit_info(self, sha: str) -> CommitInfo:
+        fmt = "%H%x00%T%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%B"
+        out = self.git("show", "-s", f"--format={fmt}", sha)
+        h, tree, parents, an, ae, ad, cn, ce, cd, msg = out.split("\x00", 9)
+        return CommitInfo(h, tree, tuple(parents.split()), an, ae, _utc(ad), cn, ce, _utc(cd), msg.rstrip("\n"))
+
+    def log(self, ref: str, *, exclude: str | None = None, path: str | None = None) -> list[str]:
+        """SHAs reachable from ref (minus exclude), newest first."""
+        args = ["rev-list", ref] + ([f"^{exclude}"] if exclude else []) + (["--", path] if path else [])
+        return self.git(*args).split()
+
+    @_by_sha
+    def merge_base(self, a: str, b: str) -> str | None:
+        return self.git("merge-base", a, b, check=False).strip() or None
+
+    @_by_sha
+    def count(self, ref: str, exclude: str) -> int:
+        return int(self.git("rev-list", "--count", ref, f"^{exclude}").strip())
+
+    @_by_sha
+    def diff(self, base: str, head: str) -> list[FileChange]:
+        """Files changed from base to head, with line counts and per-file patches, as GitHub lists them."""
+        numstat = {}
+        for line in self.git("diff", "--numstat", "-M", base, head).splitlines():
+            add, delete, name = line.split("\t", 2)
+            if " => " in name:
+                name = _rename_target(name)
+            numstat[name] = (int(add) if add != "-" else 0, int(delete) if delete != "-" else 0)
+        changes = []
+        for line in self.git("diff", "--name-status", "-M", base, head).splitlines():
+            parts = line.split("\t")
+            code, names = parts[0][0], parts[1:]
+            filename, previous = names[-1], (names[0] if code in "RC" else None)
+            blob = self.git("rev-parse", f"{base if code == 'D' else head}:{filename}").strip()
+            patch = self._patch(base, head, filename, previous)
+            add, delete = numstat.get(filename, (0, 0))
+            changes.append(FileChange(filename, _STATUS.get(code, "modified"), add, delete, blob, patch, previous))
+        return changes
+
+    def _patch(self, base: str, head: str, filename: str, previous: str | None) -> str:
+        paths = [p for p in (previous, filename) if p]
+        text = self.git("diff", "-M", "--no-color", base, head, "--", *paths)
+        # GitHub's `patch` starts at the first hunk header.
+        at = text.find("\n@@")
+        return text[at + 1:].rstrip("\n") if at >= 0 else ""
+
+    def show_file(self, ref: str, path: str) -> str | None:
+        out = subprocess.run(["git", "-C", str(self.path), "show", f"{ref}:{path}"], capture_output=True)
+        return out.stdout.decode() if out.returncode == 0 else None
+
+    # -- writing ---------------------------------------------------------------------------------------------
+    def commit_files(self, branch: str, files: dict[str, str | bytes | None], message: str, *,
+                     parent: str | None = None, author: tuple[str, str] | None = None) -> str:
+        """Commit files (None deletes) on top of branch (or parent when the branch is new); moves the branch."""
+        current = self.resolve(f"refs/heads/{branch}")
+        base = current or parent
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            if base:
+                self.git("read-tree", base, env=env)
+            entries = []
+            for path, content in files.items():
+                if content is None:  # mode 0 removes the entry (works without a working tree, unlike --remove)
+                    entries.append(f"0 {ZERO_SHA}\t{path}")
+                    continue
+                blob = self.git("hash-object", "-w", "--stdin", input=content).strip()
+                entries.append(f"100644 {blob}\t{path}")
+            self.git("update-index", "--index-info", input="\n".join(entries) + "\n", env=env)
+            tree = self.git("write-tree", env=env).strip()
+        parents = ["-p", base] if base else []
+        sha = self.git("commit-tree", tree, *parents, "-m", message, env=self._commit_env(author)).strip()
+        self.update_ref(f"refs/heads/{branch}", sha, old=current or ZERO_SHA)
+        return sha
+
+    def merge(self, into: str, head: str, message: str, *, author: tuple[str, str] | None = None) -> str:
+        """A real merge commit of head into branch `into` (git merge-tree, no working tree); moves `into`."""
+        base = self.resolve(f"refs/heads/{into}")
+        proc = subprocess.run(["git", "-C", str(self.path), "merge-tree", "--write-tree", base, head],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise GitError(f"merging {head} into {into} conflicts:\n{proc.stdout}")
+        tree = proc.stdout.splitlines()[0].strip()
+        sha = self.git("commit-tree", tree, "-p", base, "-p", head, "-m", message, env=self._commit_env(author)).strip()
+        self.update_ref(f"refs/heads/{into}", sha, old=base)
+        return sha
+
+    @_by_sha
+    def mergeable(self, into: str, head: str) -> bool:
+        proc = subprocess.run(["git", "-C", str(self.path), "merge-tree", "--write-tree", into, head],
+                              capture_output=True)
+        return proc.returncode == 0
+
+    def update_ref(self, ref: str, sha: str, old: str | None = None) -> None:
+        self.git("update-ref", ref, sha, *([old] if old else []))
+
+    def create_tag(self, tag: str, sha: str) -> None:
+        self.git("update-ref", f"refs/tags/{tag}", sha, ZERO_SHA)
+
+
+def _utc(iso: str) -> str:
+    """git's strict ISO date (with offset) -> GitHub's `YYYY-MM-DDTHH:MM:SSZ`."""
+    from datetime import datetime, timezone
+
+    return datetime.fromisoformat(iso).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _rename_target(name: str) -> str:
+    # numstat writes renames as `dir/{old => new}/f` or `old => new`.
+    if "{" in name:
+        head, rest = name.split("{", 1)
+        inner, tail = rest.split("}", 1)
+        return (head + inner.split(" => ")[1] + tail).replace("//", "/")
+    return name.split(" => ")[1]

@@ -1,0 +1,125 @@
+"""Repository, branches, commits, compare, git refs and tags: all read from (or written to) the real git repo."""
+
+from __future__ import annotations
+
+from ..http import Answer, ApiError, Ctx, not_found
+from ..rest_git import branch, commit, comparison
+from ..rest_payloads import error, git_ref, repository, tag, validation_failed
+from ..rest_pulls import rate_limit
+from ._common import resolve
+
+
+def get_rate_limit(ctx: Ctx) -> Answer:
+    return Answer(rate_limit(ctx.state))
+
+
+def get_repo(ctx: Ctx) -> Answer:
+    return Answer(repository(ctx.repo))
+
+
+def get_branch(ctx: Ctx) -> Answer:
+    name = ctx.params["branch"]
+    sha = ctx.repo.git.resolve(f"refs/heads/{name}")
+    if not sha:
+        raise ApiError(404, error("Branch not found", 404))
+    return Answer(branch(ctx.repo, name, sha))
+
+
+def get_protection(ctx: Ctx) -> Answer:
+    if not ctx.repo.git.resolve(f"refs/heads/{ctx.params['branch']}"):
+        raise ApiError(404, error("Branch not found", 404))
+    if ctx.repo.protection is None or ctx.params["branch"] != ctx.repo.default_branch:
+        raise ApiError(404, error("Branch not protected", 404))
+    return Answer(ctx.repo.protection)
+
+
+def list_commits(ctx: Ctx) -> Answer:
+    git = ctx.repo.git
+    if not git.branches():
+        raise ApiError(409, error("Git Repository is empty.", 409))
+    sha = resolve(ctx, ctx.query.get("sha") or ctx.repo.default_branch)
+    shas = git.log(sha, path=ctx.query.get("path"))
+    page = ctx.paginate(shas)
+    page.body = [commit(ctx.repo, s) for s in page.body]
+    return page
+
+
+def get_commit(ctx: Ctx) -> Answer:
+    sha = ctx.repo.git.resolve(ctx.params["ref"])
+    if not sha:
+        raise ApiError(422, validation_failed("Commit", "sha", "invalid", f"No commit found for SHA: {ctx.params['ref']}"))
+    return Answer(commit(ctx.repo, sha, files=True))
+
+
+def combined_status(ctx: Ctx) -> Answer:
+    from ..rest_payloads import combined_status as build
+
+    ref = ctx.params["ref"]
+    return Answer(build(ctx.repo, ref, resolve(ctx, ref)))
+
+
+def compare(ctx: Ctx) -> Answer:
+    base, sep, head = ctx.params["basehead"].partition("...")
+    if not sep:
+        raise not_found()
+    base, head = base.split(":")[-1], head.split(":")[-1]
+    base_sha, head_sha = resolve(ctx, base), resolve(ctx, head)
+    shas = list(reversed(ctx.repo.git.log(head_sha, exclude=base_sha)))
+    if "page" in ctx.query or "per_page" in ctx.query:
+        page = ctx.paginate(shas, default=250)
+        return Answer(comparison(ctx.repo, base, head, base_sha, head_sha, page.body), headers=page.headers)
+    return Answer(comparison(ctx.repo, base, head, base_sha, head_sha))
+
+
+def _ref_object(ctx: Ctx, full: str) -> tuple[str, str] | None:
+    out = ctx.repo.git.git("for-each-ref", "--format=%(objectname) %(objecttype)", full).split()
+    return (out[0], out[1]) if len(out) == 2 else None
+
+
+def get_ref(ctx: Ctx) -> Answer:
+    full = "refs/" + ctx.params["ref"].strip("/")
+    found = _ref_object(ctx, full)
+    if not found:
+        raise not_found()
+    body = git_ref(ctx.repo, full, found[0])
+    body["object"]["type"] = found[1]
+    return Answer(body)
+
+
+def create_ref(ctx: Ctx) -> Answer:
+    data = ctx.json()
+    ref, sha = data.get("ref") or "", data.get("sha") or ""
+    if not ref.startswith("refs/") or ref.count("/") < 2:
+        raise ApiError(422, error("Reference name must start with 'refs/' and have at least two slashes.", 422))
+    git = ctx.repo.git
+    if len(sha) != 40 or git.resolve(sha) != sha:
+        raise ApiError(422, error("Object does not exist", 422))
+    if _ref_object(ctx, ref):
+        raise ApiError(422, error("Reference already exists", 422))
+    git.git("update-ref", ref, sha, "0" * 40)
+    ctx.repo.refresh(pusher=ctx.login)
+    body = git_ref(ctx.repo, ref, sha)
+    return Answer(body, 201, {"Location": body["url"]})
+
+
+def list_tags(ctx: Ctx) -> Answer:
+    names = ctx.repo.git.git("tag", "--sort=-v:refname").split()
+    tags = ctx.repo.git.tags()
+    page = ctx.paginate(names)
+    page.body = [tag(ctx.repo, name, tags[name]) for name in page.body]
+    return page
+
+
+TOP_ROUTES = [("GET", "/rate_limit", get_rate_limit)]
+ROUTES = [
+    ("GET", "", get_repo),
+    ("GET", "/branches/{branch:path}/protection", get_protection),
+    ("GET", "/branches/{branch:path}", get_branch),
+    ("GET", "/commits", list_commits),
+    ("GET", "/commits/{ref:path}/status", combined_status),
+    ("GET", "/commits/{ref:path}", get_commit),
+    ("GET", "/compare/{basehead:path}", compare),
+    ("GET", "/git/ref/{ref:path}", get_ref),
+    ("POST", "/git/refs", create_ref),
+    ("GET", "/tags", list_tags),
+]
