@@ -1,0 +1,141 @@
+"""What the gateway returns: frozen dataclasses built from GitHub's JSON, never PyGithub objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    title: str
+    body: str
+    state: str  # open | closed
+    merged: bool
+    head_sha: str
+    head_ref: str
+    base_sha: str
+    base_ref: str
+    author: str
+    labels: tuple[str, ...] = ()
+    draft: bool = False
+    updated_at: str | None = None
+
+    @property
+    def change(self) -> str:
+        """The Dagster partition key of this pull request."""
+        return f"pr-{self.number}"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "PullRequest":
+        """From either REST shape: `pull-request` (GET one) or `pull-request-simple` (the list)."""
+        merged = data.get("merged")
+        if merged is None:  # the list shape has no `merged`; merged_at says the same
+            merged = data.get("merged_at") is not None
+        return cls(
+            number=int(data["number"]), title=data.get("title") or "", body=data.get("body") or "",
+            state=data.get("state") or "open", merged=bool(merged),
+            head_sha=data["head"]["sha"], head_ref=data["head"]["ref"],
+            base_sha=data["base"]["sha"], base_ref=data["base"]["ref"],
+            author=(data.get("user") or {}).get("login") or "",
+            labels=tuple(label["name"] for label in data.get("labels") or [] if isinstance(label, dict)),
+            draft=bool(data.get("draft")), updated_at=data.get("updated_at"),
+        )
+
+
+@dataclass(frozen=True)
+class Review:
+    reviewer: str
+    state: str  # APPROVED | CHANGES_REQUESTED | COMMENTED | DISMISSED | PENDING
+    commit_id: str | None
+    submitted_at: str | None
+    id: int | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Review":
+        return cls(reviewer=(data.get("user") or {}).get("login") or "", state=(data.get("state") or "").upper(),
+                   commit_id=data.get("commit_id"), submitted_at=data.get("submitted_at"), id=data.get("id"))
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A pull request approved at one commit, and by whom."""
+
+    commit_id: str
+    approvers: tuple[str, ...]
+
+    @property
+    def approved_by(self) -> str:
+        return ", ".join(self.approvers)
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    body: str
+    author: str
+
+
+@dataclass(frozen=True)
+class Release:
+    id: int
+    tag: str
+    name: str
+    body: str
+    target: str
+    html_url: str
+    draft: bool = False
+    prerelease: bool = False
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Release":
+        return cls(id=data["id"], tag=data["tag_name"], name=data.get("name") or "", body=data.get("body") or "",
+                   target=data.get("target_commitish") or "", html_url=data.get("html_url") or "",
+                   draft=bool(data.get("draft")), prerelease=bool(data.get("prerelease")))
+
+
+@dataclass(frozen=True)
+class Tag:
+    name: str
+    sha: str
+
+
+@dataclass(frozen=True)
+class RateBudget:
+    remaining: int
+    limit: int
+    reset: int | None = None  # epoch seconds
+
+    def __str__(self) -> str:
+        return f"{self.remaining}/{self.limit}"
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """What a check run should say: conclusion (success | failure | neutral ...), title and markdown summary."""
+
+    conclusion: str
+    title: str
+    summary: str
+    text: str | None = None
+    annotations: tuple[dict, ...] = ()
+
+
+@dataclass
+class PollState:
+    """ETags and page bodies of the last poll, keyed by URL: an unchanged poll then costs only 304s.
+
+    Keep one per sensor in memory (the code server lives across ticks). `to_json()` keeps only the ETags, which is
+    small enough for a sensor cursor; a page whose body is not cached is fetched again unconditionally.
+    """
+
+    etags: dict[str, str] = field(default_factory=dict)
+    pages: dict[str, tuple[tuple[PullRequest, ...], str | None]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"etags": dict(self.etags)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> "PollState":
+        return cls(etags=dict((data or {}).get("etags") or {}))

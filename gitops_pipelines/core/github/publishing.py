@@ -1,0 +1,147 @@
+"""The gateway's writes: check runs, commit statuses, the one comment per unit and environment, tags, releases."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from github import GithubException
+
+from .comments import marker_key, plan_upsert
+from .errors import GitHubError
+from .models import Comment, Release
+
+ANNOTATIONS_PER_REQUEST = 50  # GitHub's limit per create/update of a check run
+OUTPUT_LIMIT = 65535  # check-run summary and text
+RUN_STATUSES = ("queued", "in_progress", "completed")
+STATUS_STATES = ("pending", "success", "failure", "error")
+
+
+def _cap(text: str | None, limit: int = OUTPUT_LIMIT) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    note = "\n\n_(truncated: GitHub keeps at most 65,535 characters here)_"
+    return text[: limit - len(note)] + note
+
+
+class Publishing:
+    """Mixed into GitHubGateway; relies on its _api, _paginate, _check_ids and repository."""
+
+    _check_ids: dict[tuple[str, str], int]
+
+    # -- check runs and statuses ---------------------------------------------------------------------------------
+    def set_check(self, head_sha: str, name: str, status: str = "completed", conclusion: str | None = None, *,
+                  title: str, summary: str, text: str | None = None, annotations: Sequence[dict] = (),
+                  details_url: str | None = None, external_id: str | None = None,
+                  check_run_id: int | None = None) -> int:
+        """Create or update the check run `name` on head_sha; returns its id. Annotations go 50 per request."""
+        if status not in RUN_STATUSES:
+            raise ValueError(f"check status must be one of {', '.join(RUN_STATUSES)}, not {status!r}")
+        if status == "completed" and not conclusion:
+            raise ValueError(f"check {name!r}: a completed check run needs a conclusion")
+        annotations = list(annotations)
+        batches = [annotations[i:i + ANNOTATIONS_PER_REQUEST]
+                   for i in range(0, len(annotations), ANNOTATIONS_PER_REQUEST)] or [[]]
+        output: dict[str, Any] = {"title": title[:255] or name, "summary": _cap(summary) or title}
+        if text:
+            output["text"] = _cap(text)
+        payload: dict[str, Any] = {"name": name, "status": status, "output": {**output, "annotations": batches[0]}}
+        if conclusion and status == "completed":
+            payload["conclusion"] = conclusion
+        for key, value in (("details_url", details_url), ("external_id", external_id)):
+            if value:
+                payload[key] = value
+        what = f"setting check {name!r} on {head_sha[:12]}"
+        run_id = check_run_id or self._check_ids.get((head_sha, name)) or self._find_check_run(head_sha, name)
+        if run_id is None:
+            _, data = self._api(what, "POST", "/check-runs", input={**payload, "head_sha": head_sha})
+            run_id = int(data["id"])
+        else:
+            self._api(what, "PATCH", f"/check-runs/{run_id}", input=payload)
+        self._check_ids[(head_sha, name)] = run_id
+        for batch in batches[1:]:
+            self._api(f"{what} (annotations)", "PATCH", f"/check-runs/{run_id}",
+                      input={"output": {**output, "annotations": batch}})
+        return run_id
+
+    def _find_check_run(self, head_sha: str, name: str) -> int | None:
+        """The latest check run of that name on the commit (one made by an earlier run of this step), if any."""
+        try:
+            _, data = self._api(f"looking up check {name!r} on {head_sha[:12]}", "GET",
+                                f"/commits/{head_sha}/check-runs", params={"check_name": name, "filter": "latest"},
+                                ok=(404, 422))
+        except GithubException as exc:
+            if exc.status in (404, 422):  # endpoint not offered (older GHE, the emulator): make a new run
+                return None
+            raise
+        runs = (data or {}).get("check_runs") or []
+        return int(runs[0]["id"]) if runs else None
+
+    def set_status(self, head_sha: str, context: str, state: str, description: str = "",
+                   target_url: str | None = None) -> int:
+        """A commit status (for tokens without the checks permission): pending, success, failure or error."""
+        if state not in STATUS_STATES:
+            raise ValueError(f"status state must be one of {', '.join(STATUS_STATES)}, not {state!r}")
+        body = {"state": state, "context": context, "description": description[:140]}
+        if target_url:
+            body["target_url"] = target_url
+        _, data = self._api(f"setting status {context!r} on {head_sha[:12]}", "POST", f"/statuses/{head_sha}",
+                            input=body)
+        return int(data["id"])
+
+    # -- comments ------------------------------------------------------------------------------------------------
+    def comments(self, number: int) -> list[Comment]:
+        return [Comment(int(d["id"]), d.get("body") or "", (d.get("user") or {}).get("login") or "")
+                for d in self._paginate(f"listing comments of #{number}", f"/issues/{number}/comments")]
+
+    def upsert_comment(self, number: int, marker: str, body: str) -> list[int]:
+        """Keep ONE comment (or its numbered parts, when over 65,536 characters) per marker on #number, edited in
+        place; surplus parts are cleared. Returns the ids of the parts in use, in order."""
+        key = marker_key(marker)
+        plan = plan_upsert(self.comments(number), key, body)
+        what = f"updating comment {key!r} on #{number}"
+        for comment_id, text in plan.update:
+            self._api(what, "PATCH", f"/issues/comments/{comment_id}", input={"body": text})
+        created = iter(plan.create)
+        ids = []
+        for existing in plan.order:
+            if existing is None:
+                _, data = self._api(what, "POST", f"/issues/{number}/comments", input={"body": next(created)})
+                existing = int(data["id"])
+            ids.append(existing)
+        return ids
+
+    # -- tags and releases (writes) ------------------------------------------------------------------------------
+    def create_tag(self, name: str, sha: str) -> None:
+        """A lightweight tag at sha; succeeds quietly when the same tag already points there."""
+        try:
+            self._api(f"creating tag {name}", "POST", "/git/refs", input={"ref": f"refs/tags/{name}", "sha": sha},
+                      ok=(422,))
+        except GithubException as exc:
+            if exc.status != 422:
+                raise
+            _, data = self._api(f"reading tag {name}", "GET", f"/git/ref/tags/{name}")
+            if (data.get("object") or {}).get("sha") != sha:
+                raise GitHubError(f"tag {name} already exists at {(data.get('object') or {}).get('sha', '?')[:12]}, "
+                                  f"not at {sha[:12]}: choose the next version", repository=self.repository,
+                                  action=f"creating tag {name}", status=422) from exc
+
+    def create_release(self, tag: str, name: str, body: str, sha: str, *, prerelease: bool = False) -> Release:
+        """A published release of tag (created at sha if missing); returns the existing one if already there."""
+        payload = {"tag_name": tag, "name": name, "body": body, "target_commitish": sha, "prerelease": prerelease}
+        try:
+            _, data = self._api(f"creating release {tag}", "POST", "/releases", input=payload, ok=(422,))
+        except GithubException as exc:
+            if exc.status != 422:
+                raise
+            _, data = self._api(f"reading release {tag}", "GET", f"/releases/tags/{tag}")
+        return Release.from_json(data)
+
+    # provided by GitHubGateway
+    repository: str
+
+    def _api(self, *args: Any, **kwargs: Any) -> tuple[dict, Any]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _paginate(self, *args: Any, **kwargs: Any) -> list[dict]:  # pragma: no cover - overridden
+        raise NotImplementedError
