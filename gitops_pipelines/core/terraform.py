@@ -126,7 +126,8 @@ class TerraformRunner:
         self.cli_config()
         argv = Terraform(working_dir=str(workdir), terraform_bin_path=exe).generate_cmd_string(command, *args, **options)
         full_env = self._base_env(env, data_dir)
-        redact = self.redactor.child(secret_env_values(env or {}))
+        # every secret-looking variable terraform can see, inherited ones too: a provisioner may echo any of them
+        redact = self.redactor.child(secret_env_values(full_env))
         self._emit(redact(f"$ terraform {' '.join(argv[1:])}"))
         proc = subprocess.Popen(argv, cwd=workdir, env=full_env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
@@ -176,7 +177,8 @@ class TerraformRunner:
                         backend=backend, backend_config=config)
 
     def fmt_check(self, workdir: Path) -> TerraformResult:
-        return self.run(workdir, "fmt", ok_codes=(0, 3), check=IsFlagged, diff=IsFlagged,
+        # 3: files need formatting; 2: a file does not parse (the syntax stage reports it with file and line)
+        return self.run(workdir, "fmt", ok_codes=(0, 2, 3), check=IsFlagged, diff=IsFlagged,
                         recursive=IsFlagged, no_color=IsFlagged)
 
     def validate_json(self, workdir: Path, *, data_dir: Path | None = None) -> dict:

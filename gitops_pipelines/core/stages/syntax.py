@@ -10,7 +10,8 @@ from gitops_pipelines.core.config import UnitConfig
 from gitops_pipelines.core.errors import StageFailed
 from gitops_pipelines.core.workspace import Workspace
 
-_FMT_FILE = re.compile(r"^[^\s].*\.(tf|tfvars|tftest\.hcl)$")
+# `fmt -check -diff` prints each file name alone, then its diff (whose ---/+++ headers name the file too)
+_FMT_FILE = re.compile(r"^[^\s+\-@].*\.(tf|tfvars|tftest\.hcl)$")
 
 
 class Diagnostic(BaseModel):

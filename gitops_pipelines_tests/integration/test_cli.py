@@ -1,0 +1,152 @@
+"""`gitops-pipelines` as a person or a script runs it: a real subprocess, real Terraform, moto, --json, exit codes.
+
+The commands run in order on one private copy of the sample repository, as a change would go through them:
+config check, syntax, ephemeral, plan (twice), plans list/show/verify, refused applies, apply, stale apply, drift.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from gitops_pipelines_tests.conftest import STATE_BUCKETS
+from gitops_pipelines_tests.fixtures.infra_repo import API_TOKEN, make_infra_repo
+
+pytestmark = pytest.mark.slow
+
+PLAN_KEY = "cli-test-plan-key"
+
+
+class Cli:
+    def __init__(self, root):
+        self.root = root
+        self.env = {**os.environ, "GITOPS_PLAN_KEY": PLAN_KEY, "GITOPS_CONFIG": str(root / "gitops.yaml")}
+
+    def __call__(self, *args: str, code: int = 0) -> subprocess.CompletedProcess:
+        proc = subprocess.run([sys.executable, "-m", "gitops_pipelines.cli", *args], capture_output=True,
+                              text=True, env=self.env, timeout=600)
+        assert proc.returncode == code, f"exit {proc.returncode}, wanted {code}\n{proc.stdout}\n{proc.stderr[-3000:]}"
+        return proc
+
+    def json(self, *args: str, code: int = 0):
+        return json.loads(self(*args, "--json", code=code).stdout)
+
+
+@pytest.fixture(scope="module")
+def cli(moto_servers, cloud_env, tmp_path_factory):
+    for name, server in moto_servers.items():
+        server.reset()
+        if name in STATE_BUCKETS:
+            server.create_bucket(STATE_BUCKETS[name])
+    return Cli(make_infra_repo(tmp_path_factory.mktemp("cli") / "repo"))
+
+
+@pytest.fixture(scope="module")
+def plans(cli):
+    """Two plans of the project for test, made from the same (empty) state."""
+    first = cli.json("plan", "storage", "--env", "test", "--change", "pr-5")
+    second = cli.json("plan", "storage", "--env", "test", "--change", "pr-6")
+    return first, second
+
+
+def _buckets(server) -> set[str]:
+    return {b["Name"] for b in server.boto3_client("s3").list_buckets()["Buckets"]}
+
+
+def test_config_check(cli):
+    payload = cli.json("config", "check")
+    assert [u["name"] for u in payload["units"]] == ["bucket", "storage"]
+    assert [e["name"] for e in payload["environments"]] == ["test", "prod"]
+    assert "2 environment(s) (test, prod), 1 module(s), 1 project(s)" in cli("config", "check").stdout
+
+
+def test_usage_errors_exit_2(cli):
+    assert "the following arguments are required" in cli("apply", code=2).stderr
+    assert cli.json("syntax", "nosuchunit", code=2)["kind"] == "ConfigError"
+    assert "no environment named 'staging'" in cli.json("plan", "storage", "--env", "staging", code=2)["error"]
+
+
+def test_syntax(cli):
+    report = cli.json("syntax", "storage")
+    assert report["passed"] is True and report["diagnostics"] == [] and report["unformatted"] == []
+
+
+def test_ephemeral(cli, moto_servers):
+    report = cli.json("ephemeral", "bucket")
+    assert report["passed"] is True
+    assert [s["name"] for s in report["steps"]] == ["test"]
+    assert _buckets(moto_servers["sandbox"]) == set()
+
+
+def test_plan(plans, cli):
+    first, second = plans
+    assert first["plan_id"] != second["plan_id"]
+    assert first["summary"]["add"] == 5 and first["summary"]["has_changes"] is True
+    assert first["binding"]["change"] == "pr-5" and first["binding"]["environment"] == "test"
+    assert "(sensitive value)" in first["text"] and API_TOKEN not in json.dumps(first)
+    human = cli("plan", "storage", "--env", "prod")
+    assert "Plan: 5 to add" in human.stdout and "plan_id: " in human.stdout
+    assert API_TOKEN not in human.stdout + human.stderr
+
+
+def test_plans_list_show_verify(plans, cli):
+    first, second = plans
+    listed = cli.json("plans", "list", "--env", "test")
+    assert {r["plan_id"] for r in listed} == {first["plan_id"], second["plan_id"]}
+    assert [r["binding"]["change"] for r in cli.json("plans", "list", "--change", "pr-5")] == ["pr-5"]
+    shown = cli.json("plans", "show", first["plan_id"])
+    assert shown["applied"] is None and "Plan: 5 to add" in shown["text"]
+    assert cli.json("plans", "verify", first["plan_id"]) == {"plan_id": first["plan_id"], "ok": True}
+    assert all(p["ok"] for p in cli.json("plans", "verify"))
+    assert cli.json("plans", "show", "0" * 64, code=3)["kind"] == "PlanNotFound"
+
+
+def test_apply_refuses_another_environment(plans, cli, moto_servers):
+    first, _ = plans
+    refused = cli.json("apply", first["plan_id"], "--env", "prod", code=3)
+    assert refused["kind"] == "PlanBindingMismatch" and "'prod'" in refused["error"]
+    assert _buckets(moto_servers["prod"]) == {"tfstate-prod"}
+
+
+def test_apply_refuses_a_tampered_plan_then_applies_the_intact_one(plans, cli, moto_servers):
+    first, _ = plans
+    sealed = cli.root / ".gitops" / "plans" / first["plan_id"] / "plan.bin.enc"
+    original = sealed.read_bytes()
+    damaged = bytearray(original)
+    damaged[-1] ^= 0x01
+    sealed.write_bytes(bytes(damaged))
+    try:
+        refused = cli.json("apply", first["plan_id"], code=3)
+        assert refused["kind"] == "PlanTampered" and "plan.bin.enc" in refused["error"]
+        problems = cli.json("plans", "verify", code=3)
+        assert [p["ok"] for p in problems if p["plan_id"] == first["plan_id"]] == [False]
+        assert "acme-test-artifacts" not in _buckets(moto_servers["test"])  # nothing applied
+    finally:
+        sealed.write_bytes(original)
+
+    applied = cli.json("apply", first["plan_id"], "--env", "test", "--by", "alice")
+    assert applied["already_applied"] is False and applied["applied_by"] == "alice"
+    assert applied["outputs"]["artifacts_bucket"] == "acme-test-artifacts"
+    assert "acme-test-artifacts" in _buckets(moto_servers["test"])
+    again = cli("apply", first["plan_id"])
+    assert "already applied" in again.stdout
+    assert cli.json("plans", "show", first["plan_id"])["applied"]["applied_by"] == "alice"
+
+
+def test_apply_refuses_a_stale_plan(plans, cli):
+    _, second = plans
+    refused = cli.json("apply", second["plan_id"], code=3)
+    assert refused["kind"] == "PlanStale"
+    assert "make a new plan" in refused["error"]
+
+
+def test_drift_found_exits_2(plans, cli, moto_servers):
+    s3 = moto_servers["test"].boto3_client("s3")
+    s3.put_bucket_tagging(Bucket="acme-test-artifacts", Tagging={"TagSet": [{"Key": "team", "Value": "rogue"}]})
+    report = cli.json("drift", "storage", "--env", "test", code=2)
+    assert report["status"] == "drift"
+    assert "module.artifacts.aws_s3_bucket.this" in report["drifted"]

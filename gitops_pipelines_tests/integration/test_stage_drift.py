@@ -1,0 +1,77 @@
+"""drift(unit, env) on real Terraform against moto: no drift, drift made outside Terraform, code not yet applied."""
+
+from __future__ import annotations
+
+import pytest
+
+from gitops_pipelines.core import stages
+from gitops_pipelines.core.config import load_config
+from gitops_pipelines.core.plan_store import open_plan_store
+from gitops_pipelines.core.workspace import Workspace
+from gitops_pipelines_tests.conftest import STATE_BUCKETS
+from gitops_pipelines_tests.fixtures.infra_repo import make_infra_repo
+
+pytestmark = pytest.mark.slow
+
+BUCKET = "acme-test-artifacts"
+BUCKET_ADDRESS = "module.artifacts.aws_s3_bucket.this"
+
+
+@pytest.fixture(scope="module")
+def deployed(moto_servers, cloud_env, tmp_path_factory):
+    """The sample project applied to `test` from a private copy of the repository (the tests edit its code)."""
+    for name, server in moto_servers.items():
+        server.reset()
+        if name in STATE_BUCKETS:
+            server.create_bucket(STATE_BUCKETS[name])
+    root = make_infra_repo(tmp_path_factory.mktemp("drift") / "repo")
+    ws = Workspace(load_config(root / "gitops.yaml"), log=lambda line: None)
+    ws._store = open_plan_store(str(root / "plans"), root, key=b"d" * 32)
+    unit = ws.config.unit("storage")
+    stages.apply(ws, stages.plan(ws, unit, "test").plan_id)
+    return ws, unit, root
+
+
+def _tags(moto_servers) -> dict[str, str]:
+    s3 = moto_servers["test"].boto3_client("s3")
+    return {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=BUCKET)["TagSet"]}
+
+
+def test_no_drift_right_after_apply(deployed):
+    ws, unit, _ = deployed
+    result = stages.drift(ws, unit, "test")
+    assert (result.status, result.drifted, result.pending) == ("no_drift", [], [])
+    assert result.summary() == "storage/test: no drift"
+
+
+def test_change_made_outside_terraform_is_drift_and_is_not_reverted(deployed, moto_servers):
+    ws, unit, _ = deployed
+    s3 = moto_servers["test"].boto3_client("s3")
+    original = _tags(moto_servers)
+    changed = {**original, "team": "someone-else"}
+    s3.put_bucket_tagging(Bucket=BUCKET, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in changed.items()]})
+    try:
+        result = stages.drift(ws, unit, "test")
+        assert result.status == "drift"
+        assert result.drifted == [BUCKET_ADDRESS]
+        assert BUCKET_ADDRESS in result.summary()
+        assert _tags(moto_servers) == changed  # drift never applies
+    finally:
+        s3.put_bucket_tagging(Bucket=BUCKET,
+                              Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in original.items()]})
+
+
+def test_code_changed_but_not_applied_is_a_pending_change(deployed, moto_servers):
+    ws, unit, root = deployed
+    main_tf = root / "projects" / "storage" / "main.tf"
+    original = main_tf.read_text()
+    main_tf.write_text(original.replace('team        = "platform"', 'team        = "data"'))
+    assert main_tf.read_text() != original
+    try:
+        result = stages.drift(ws, unit, "test")
+        assert result.status == "pending_change"
+        assert result.drifted == []
+        assert BUCKET_ADDRESS in result.pending
+        assert _tags(moto_servers)["team"] == "platform"
+    finally:
+        main_tf.write_text(original)

@@ -1,0 +1,94 @@
+"""plan(unit, env, change) on real Terraform against moto: counts, binding, storage, no secret anywhere."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+
+import pytest
+
+from gitops_pipelines.core import stages
+from gitops_pipelines.core.config import load_config
+from gitops_pipelines.core.errors import ConfigError
+from gitops_pipelines.core.plan_store import open_plan_store
+from gitops_pipelines.core.workspace import Workspace
+from gitops_pipelines_tests.conftest import STATE_BUCKETS
+from gitops_pipelines_tests.fixtures.infra_repo import API_TOKEN, git
+
+pytestmark = pytest.mark.slow
+
+BASE_SHA = "b" * 40
+
+
+@pytest.fixture(scope="module")
+def planned(infra_root, moto_servers, tmp_path_factory):
+    """One plan of the sample project for `test`, made on fresh clouds and kept in a private plan store."""
+    for name, server in moto_servers.items():
+        server.reset()
+        if name in STATE_BUCKETS:
+            server.create_bucket(STATE_BUCKETS[name])
+    lines: list[str] = []
+    ws = Workspace(load_config(infra_root / "gitops.yaml"), log=lines.append)
+    store_dir = tmp_path_factory.mktemp("plans")
+    ws._store = open_plan_store(str(store_dir), infra_root, key=b"p" * 32)
+    result = stages.plan(ws, ws.config.unit("storage"), "test", "pr-7", base_sha=BASE_SHA)
+    return ws, result, lines, store_dir
+
+
+def test_counts_and_plan_id(planned):
+    ws, result, _, _ = planned
+    s = result.record.summary
+    # bucket, versioning, encryption, public access block, SSM parameter
+    assert (s.add, s.change, s.destroy, s.replace) == (5, 0, 0, 0)
+    assert s.has_changes
+    stored = ws.store.get(result.plan_id)
+    assert result.plan_id == hashlib.sha256(stored.plan_bytes()).hexdigest()
+    assert "5 to add, 0 to change, 0 to destroy" in result.summary()
+    assert "aws_ssm_parameter.api_token" in result.record.addresses
+
+
+def test_binding_names_commit_change_terraform_and_lock_file(planned, infra_root):
+    _, result, _, _ = planned
+    b = result.record.binding
+    assert (b.unit, b.environment, b.change, b.base_sha) == ("storage", "test", "pr-7", BASE_SHA)
+    assert b.head_sha == git(infra_root, "rev-parse", "HEAD")
+    version = json.loads(subprocess.run(["terraform", "version", "-json"], capture_output=True, text=True,
+                                        check=True).stdout)["terraform_version"]
+    assert b.terraform_version == version
+    lock = infra_root / "projects" / "storage" / ".terraform.lock.hcl"
+    assert b.lock_hash == hashlib.sha256(lock.read_bytes()).hexdigest()
+
+
+def test_plan_is_stored_and_listed(planned):
+    ws, result, _, store_dir = planned
+    assert [r.plan_id for r in ws.store.list(unit="storage", environment="test", change="pr-7")] == [result.plan_id]
+    assert {p.name for p in (store_dir / result.plan_id).iterdir()} >= {
+        "plan.bin.enc", "plan.json", "plan.txt", "record.json"}
+    stored = ws.store.get(result.plan_id)
+    assert "Plan: 5 to add" in stored.text()
+    assert {rc["address"] for rc in stored.plan_json()["resource_changes"]} >= {
+        "aws_ssm_parameter.api_token", "module.artifacts.aws_s3_bucket.this"}
+    assert ws.store.applied(result.plan_id) is None
+
+
+def test_plan_changes_nothing_in_the_cloud(planned, moto_servers):
+    buckets = {b["Name"] for b in moto_servers["test"].boto3_client("s3").list_buckets()["Buckets"]}
+    assert buckets == {"tfstate-test"}
+    assert moto_servers["test"].boto3_client("ssm").describe_parameters()["Parameters"] == []
+
+
+def test_sensitive_value_appears_nowhere(planned):
+    ws, result, lines, store_dir = planned
+    assert lines, "the plan logged nothing"
+    assert not [line for line in lines if API_TOKEN in line]
+    assert API_TOKEN not in result.text and "(sensitive value)" in result.text
+    assert API_TOKEN not in json.dumps(ws.store.get(result.plan_id).plan_json())
+    for stored_file in (store_dir / result.plan_id).iterdir():
+        assert API_TOKEN.encode() not in stored_file.read_bytes(), stored_file.name
+
+
+def test_a_module_cannot_be_planned_for_an_environment(planned):
+    ws, _, _, _ = planned
+    with pytest.raises(ConfigError, match="a module is never deployed"):
+        stages.plan(ws, ws.config.unit("bucket"), "test")

@@ -1,0 +1,118 @@
+"""TerraformRunner on the real binary: a clear error without it, streamed output, no secrets in logs, no prompts.
+
+The Terraform configurations here use only the built-in `terraform_data` resource: no provider, no cloud.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gitops_pipelines.core.errors import StageFailed, TerraformNotFound
+from gitops_pipelines.core.terraform import TerraformRunner
+
+
+class TimedLog:
+    def __init__(self):
+        self.lines: list[tuple[float, str]] = []
+
+    def __call__(self, line: str) -> None:
+        self.lines.append((time.monotonic(), line))
+
+    def text(self) -> str:
+        return "\n".join(line for _, line in self.lines)
+
+    def first(self, needle: str) -> float:
+        return next(t for t, line in self.lines if needle in line)
+
+
+def _project(tmp_path: Path, body: str) -> Path:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "main.tf").write_text(body)
+    return folder
+
+
+def test_missing_binary_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no terraform anywhere
+    with pytest.raises(TerraformNotFound) as caught:
+        TerraformRunner().version()
+    assert "terraform binary 'terraform' not found on PATH" in str(caught.value)
+    assert "install Terraform >= 1.6" in str(caught.value)
+    assert caught.value.exit_code == 2
+
+
+def test_missing_binary_exits_2_from_the_cli(tmp_path):
+    (tmp_path / "modules" / "bucket").mkdir(parents=True)
+    (tmp_path / "gitops.yaml").write_text(
+        "environments: [{name: test}]\nunits: [{name: bucket, kind: module, path: modules/bucket}]\n")
+    proc = subprocess.run([sys.executable, "-m", "gitops_pipelines.cli", "syntax", "bucket", "--json",
+                           "--config", str(tmp_path / "gitops.yaml")],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PATH": str(tmp_path / "empty")})
+    assert proc.returncode == 2, proc.stderr
+    assert "not found on PATH" in proc.stderr
+    assert '"kind": "TerraformNotFound"' in proc.stdout
+
+
+def test_too_old_terraform_is_refused(tmp_path):
+    fake = tmp_path / "terraform"
+    fake.write_text('#!/bin/sh\necho \'{"terraform_version": "1.5.7"}\'\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    with pytest.raises(TerraformNotFound, match=r"Terraform 1\.5\.7 .* is too old; 1\.6 or newer"):
+        TerraformRunner(binary=str(fake)).version()
+
+
+def test_output_streams_line_by_line_and_secrets_never_reach_the_log(tmp_path, monkeypatch):
+    passed = "passed-secret-1234"
+    inherited = "inherited-secret-5678"
+    monkeypatch.setenv("GITOPS_TEST_API_TOKEN", inherited)  # in the process environment only
+    folder = _project(tmp_path, """
+resource "terraform_data" "ticker" {
+  provisioner "local-exec" {
+    command = "echo key=$AWS_SECRET_ACCESS_KEY token=$GITOPS_TEST_API_TOKEN; for i in 1 2 3; do echo tick-$i; sleep 1; done"
+  }
+}
+""")
+    log = TimedLog()
+    runner = TerraformRunner(log=log)
+    data_dir = tmp_path / "data"
+    runner.init(folder, data_dir=data_dir)
+    result = runner.apply_auto(folder, data_dir=data_dir, env={"AWS_SECRET_ACCESS_KEY": passed})
+    finished = time.monotonic()
+
+    # a person watching sees each line when Terraform prints it, not all at the end
+    assert log.first("tick-3") - log.first("tick-1") >= 1.5
+    assert finished - log.first("tick-1") >= 1.5
+    assert "Apply complete! Resources: 1 added" in result.stdout  # and the output is captured as well
+
+    text = log.text()
+    assert "key=*** token=***" in text
+    assert passed not in text and inherited not in text
+
+
+def test_input_false_makes_a_missing_variable_fail_fast(tmp_path):
+    folder = _project(tmp_path, 'variable "who" {\n  type = string\n}\n\noutput "greeting" {\n  value = var.who\n}\n')
+    log = TimedLog()
+    runner = TerraformRunner(log=log)
+    data_dir = tmp_path / "data"
+    runner.init(folder, data_dir=data_dir)
+    started = time.monotonic()
+    with pytest.raises(StageFailed) as caught:
+        runner.plan(folder, tmp_path / "plan.tfplan", data_dir=data_dir)
+    assert time.monotonic() - started < 30
+    assert "No value for required variable" in str(caught.value)
+    assert any(line.startswith("$ terraform plan -input=false") for _, line in log.lines)
+
+
+def test_version_and_offline_cli_config(tmp_path):
+    runner = TerraformRunner(provider_mirror="/nonexistent/mirror")
+    assert tuple(int(p) for p in runner.version().split(".")[:2]) >= (1, 6)
+    config = runner.cli_config().read_text()
+    assert 'path    = "/nonexistent/mirror"' in config and "direct" in config
