@@ -135,7 +135,7 @@ class TerraformRunner:
         err: list[str] = []
         stderr_reader = threading.Thread(target=self._pump, args=(proc.stderr, err, redact), daemon=True)
         stderr_reader.start()
-        self._pump(proc.stdout, out, redact, quiet=command == "show" and "-json" in argv)
+        self._pump(proc.stdout, out, redact, quiet=_returns_data(command, argv))
         stderr_reader.join()
         code = proc.wait()
         result = TerraformResult(argv, code, "".join(out), "".join(err))
@@ -252,6 +252,12 @@ class TerraformRunner:
         result = self.run(workdir, "output", env=env, data_dir=data_dir, json=IsFlagged, no_color=IsFlagged)
         raw = json.loads(result.stdout or "{}")
         return {k: v for k, v in raw.items()}
+
+
+def _returns_data(command: str, argv: list[str]) -> bool:
+    """Commands whose stdout is data (state, plan JSON, outputs), not progress: it may hold sensitive values
+    in clear, so it is captured but never streamed to the log."""
+    return command in ("state pull", "output") or (command == "show" and "-json" in argv)
 
 
 def _hcl_scalar(value: Any) -> str:
