@@ -1,0 +1,52 @@
+"""The checks every unit gets on a pull request: syntax and an ephemeral test deploy."""
+
+
+import dagster as dg
+
+from gitops_pipelines.core import stages as core
+from gitops_pipelines.core.config import UnitConfig
+from gitops_pipelines.core.git import head_sha
+from gitops_pipelines.defs.partitions import changes
+from gitops_pipelines.defs.refusals import refusals
+from gitops_pipelines.defs.run_tags import HEAD_SHA, tag
+from gitops_pipelines.defs.stages import EPHEMERAL_TEST, SYNTAX, key
+from gitops_pipelines.resources import GitopsResource
+
+
+def syntax_asset(unit: UnitConfig) -> dg.AssetsDefinition:
+    @dg.asset(key=key(unit.name, SYNTAX), group_name=unit.name, partitions_def=changes, kinds={"terraform"},
+              description=f"`terraform fmt -check`, `init -backend=false`, `validate` of {unit.path}")
+    def _syntax(context: dg.AssetExecutionContext, gitops: GitopsResource) -> dg.MaterializeResult:
+        ws = gitops.workspace(context.log.info)
+        with refusals():
+            result = core.syntax(ws, ws.config.unit(unit.name))
+        diagnostics = "\n".join(f"- {d}" for d in result.diagnostics) or "none"
+        if not result.passed:
+            raise dg.Failure(description=result.summary(), allow_retries=False,
+                             metadata={"diagnostics": dg.MetadataValue.md(diagnostics), "fmt_diff": result.fmt_diff})
+        return dg.MaterializeResult(metadata={
+            "result": result.summary(), "diagnostics": dg.MetadataValue.md(diagnostics),
+            "head_sha": tag(context, HEAD_SHA) or head_sha(ws.unit_dir(ws.config.unit(unit.name))) or "",
+        })
+
+    return _syntax
+
+
+def ephemeral_test_asset(unit: UnitConfig) -> dg.AssetsDefinition:
+    @dg.asset(key=key(unit.name, EPHEMERAL_TEST), group_name=unit.name, partitions_def=changes, kinds={"terraform"},
+              description=f"deploy {unit.path} into a throwaway sandbox, check it, always destroy")
+    def _ephemeral_test(context: dg.AssetExecutionContext, gitops: GitopsResource) -> dg.MaterializeResult:
+        ws = gitops.workspace(context.log.info)
+        with refusals():
+            result = core.ephemeral_test(ws, ws.config.unit(unit.name))
+        steps = "\n".join(f"- {'ok' if s.passed else 'FAILED'} {s.name} {s.detail}".rstrip() for s in result.steps)
+        if not result.passed:
+            raise dg.Failure(description=result.summary(), allow_retries=False,
+                             metadata={"steps": dg.MetadataValue.md(steps), "leaked": result.leaked})
+        return dg.MaterializeResult(metadata={
+            "result": result.summary(), "steps": dg.MetadataValue.md(steps), "suffix": result.suffix,
+            "outputs": dg.MetadataValue.json(result.outputs),
+            "head_sha": tag(context, HEAD_SHA) or head_sha(ws.unit_dir(ws.config.unit(unit.name))) or "",
+        })
+
+    return _ephemeral_test

@@ -1,0 +1,120 @@
+"""`make run`: the sample infrastructure on moto, and Dagster (webserver + daemon) on 127.0.0.1.
+
+Everything lives under .run/ and starts fresh each time (moto keeps no state across restarts, so neither do the
+plans). Ctrl-C (or SIGTERM) stops Dagster first, then the clouds.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+
+from gitops_pipelines.dev.infra import cloud_environ, make_infra_repo
+from gitops_pipelines.dev.instance import PROJECT_ROOT, install_instance_config
+from gitops_pipelines.dev.moto import MotoServer
+from gitops_pipelines.dev.ports import wait_for_http
+
+CLOUDS = ("test", "prod", "sandbox")
+STATE_BUCKETS = {"test": "tfstate-test", "prod": "tfstate-prod"}
+
+
+class Stopped(Exception):
+    """SIGINT or SIGTERM reached the launcher."""
+
+
+def start_clouds(stack: ExitStack, log_dir: Path) -> dict[str, MotoServer]:
+    """One moto server per environment, with the state buckets gitops.yaml names."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    servers = {}
+    for name in CLOUDS:
+        servers[name] = MotoServer(name, log_dir=log_dir).start()
+        stack.callback(servers[name].stop)
+    for name, bucket in STATE_BUCKETS.items():
+        servers[name].create_bucket(bucket)
+    return servers
+
+
+def gitops_environ(run_dir: Path, servers: dict[str, MotoServer]) -> dict[str, str]:
+    """What the code location and its runs need: the sample's cloud settings, gitops.yaml, a plan key."""
+    infra = make_infra_repo(run_dir / "infra")
+    key_file = run_dir / "plan.key"
+    key_file.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+    key_file.chmod(0o600)
+    return {**cloud_environ(servers), "GITOPS_CONFIG": str(infra / "gitops.yaml"),
+            "GITOPS_PLAN_KEY": key_file.read_text()}
+
+
+def start_extra_services(stack: ExitStack, run_dir: Path, env: dict[str, str]) -> None:
+    """Hook for the GitHub issue: start the GitHub emulator and the webhook receiver here (register their stop
+    with stack.callback) and add their URLs and secrets to env before Dagster starts, so the sensors see them."""
+
+
+def start_dagster(stack: ExitStack, env: dict[str, str], port: int) -> subprocess.Popen:
+    """`dagster dev` in its own process group, so a signal reaches it (and its webserver and daemon) only when we
+    forward it; it starts with default signal handlers because ours are Python handlers, reset on exec."""
+    dagster = Path(sys.executable).parent / "dagster"
+    proc = subprocess.Popen([str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"),
+                             "-h", "127.0.0.1", "-p", str(port)],
+                            cwd=env.get("DAGSTER_HOME", PROJECT_ROOT), env=env, stdin=subprocess.DEVNULL,
+                            process_group=0)
+    stack.callback(stop_process_group, proc)
+    return proc
+
+
+def stop_process_group(proc: subprocess.Popen, grace: float = 30.0) -> None:
+    """SIGINT (what dagster dev handles), then SIGKILL after grace seconds."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        pass
+
+
+def _raise_stopped(signum, frame) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
+def main(port: int | None = None, run_dir: Path | None = None, on_ready: Callable[[str], None] | None = None) -> int:
+    port = port or int(os.environ.get("PORT", "3000"))
+    run_dir = (run_dir or PROJECT_ROOT / ".run").resolve()
+    for name in ("infra", "dagster_home", "logs"):
+        shutil.rmtree(run_dir / name, ignore_errors=True)
+    signal.signal(signal.SIGINT, _raise_stopped)
+    signal.signal(signal.SIGTERM, _raise_stopped)
+    with ExitStack() as stack:
+        try:
+            print("Starting moto (test, prod, sandbox) ...", flush=True)
+            servers = start_clouds(stack, run_dir / "logs")
+            env = {**os.environ, **gitops_environ(run_dir, servers), "DAGSTER_HOME": str(run_dir / "dagster_home")}
+            env.update(install_instance_config(Path(env["DAGSTER_HOME"]), env))
+            start_extra_services(stack, run_dir, env)
+            proc = start_dagster(stack, env, port)
+            url = f"http://127.0.0.1:{port}"
+            wait_for_http(url + "/server_info", timeout=180, proc=proc)
+            print(f"\nDagster is up: {url}   (infra repo: {run_dir / 'infra'}; Ctrl-C stops everything)\n", flush=True)
+            if on_ready:
+                on_ready(url)
+            return proc.wait()
+        except Stopped as why:
+            print(f"\n{why}: stopping Dagster and the clouds ...", flush=True)
+            return 0
+        finally:  # a second Ctrl-C must not cut the clean-up short
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

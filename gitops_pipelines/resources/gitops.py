@@ -1,0 +1,30 @@
+"""GitopsResource: gitops.yaml plus the plan key -> a core Workspace whose Terraform output goes to the run log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import dagster as dg
+from pydantic import Field
+
+from gitops_pipelines.core.config import GitopsConfig, load_config
+from gitops_pipelines.core.flow import open_workspace
+from gitops_pipelines.core.workspace import Workspace
+
+
+class GitopsResource(dg.ConfigurableResource):
+    """The infrastructure repository's gitops.yaml and the key its stored plans are sealed with."""
+
+    config_path: str = Field(description="path to gitops.yaml in the checked-out infrastructure repository")
+    plan_key: str | None = Field(
+        default=None, description="GITOPS_PLAN_KEY (bind with dg.EnvVar); None falls back to the development key file")
+    plan_store_url: str | None = Field(
+        default=None, description="overrides plan_store.url of gitops.yaml (a folder or s3://bucket/prefix)")
+
+    def load_config(self) -> GitopsConfig:
+        return load_config(self.config_path)
+
+    def workspace(self, log: Callable[[str], None] | None = None) -> Workspace:
+        """A Workspace for one step; pass `context.log.info` so each Terraform line shows in the run as it comes."""
+        sink = None if log is None else (lambda line: log(line) if line.strip() else None)  # blank lines: no events
+        return open_workspace(self.config_path, plan_key=self.plan_key, plan_store_url=self.plan_store_url, log=sink)

@@ -1,0 +1,106 @@
+"""The code location: every asset, dependency, job, schedule and pool that the sample gitops.yaml describes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from gitops_pipelines.core.errors import ConfigError
+from gitops_pipelines.definitions import build_definitions
+from gitops_pipelines.dev.infra import SAMPLE
+from gitops_pipelines.dev.instance import PROJECT_ROOT
+
+FAKE_ENV = {
+    "TF_PROVIDER_MIRROR": "/nonexistent", "TEST_AWS_ENDPOINT": "http://127.0.0.1:1",
+    "PROD_AWS_ENDPOINT": "http://127.0.0.1:2", "SANDBOX_AWS_ENDPOINT": "http://127.0.0.1:3",
+}
+PROJECT_DEPS = {
+    "syntax": set(), "ephemeral_test": set(), "test_plan": set(),
+    "test_deploy": {"test_plan"}, "prod_plan": {"test_deploy"}, "release": {"prod_plan"},
+    "prod_deploy": {"prod_plan", "release"},
+}
+MODULE_DEPS = {"syntax": set(), "ephemeral_test": set(), "release": {"syntax", "ephemeral_test"}}
+
+
+@pytest.fixture
+def sample_env(monkeypatch):
+    for name, value in FAKE_ENV.items():
+        monkeypatch.setenv(name, value)
+    return FAKE_ENV
+
+
+def test_assets_jobs_and_schedule_follow_design(sample_env):
+    repo = build_definitions(SAMPLE / "gitops.yaml").get_repository_def()
+    graph = {key.to_user_string(): assets for key, assets in repo.assets_defs_by_key.items()}
+    for unit, stages in (("storage", PROJECT_DEPS), ("bucket", MODULE_DEPS)):
+        for stage, deps in stages.items():
+            key = dg.AssetKey([unit, stage])
+            assets = graph[f"{unit}/{stage}"]
+            assert assets.group_names_by_key[key] == unit
+            assert assets.partitions_def.name == "changes"
+            assert {d.path[-1] for d in assets.asset_deps[key]} == deps, f"{unit}/{stage}"
+            assert {d.path[0] for d in assets.asset_deps[key]} <= {unit}
+        assert {k for k in graph if k.startswith(f"{unit}/")} - {f"{unit}/{s}" for s in stages} == (
+            {"storage/drift"} if unit == "storage" else set())
+
+    assert graph["storage/test_deploy"].op.pool == "apply_storage_test"
+    assert graph["storage/prod_deploy"].op.pool == "apply_storage_prod"
+    assert graph["storage/test_plan"].op.pool is None and graph["storage/prod_plan"].op.pool is None
+    assert {c.name for c in graph["storage/test_plan"].check_specs} == {"policy"}
+    assert {c.name for c in graph["storage/drift"].check_specs} == {"no_drift_test", "no_drift_prod"}
+
+    jobs = {job: {n for n in repo.get_job(job).graph.node_names()}
+            for job in ("pr_checks", "merge", "release", "prod_deploy", "drift")}
+    assert jobs == {
+        "pr_checks": {"storage__syntax", "storage__ephemeral_test", "storage__test_plan",
+                      "bucket__syntax", "bucket__ephemeral_test"},
+        "merge": {"storage__test_deploy", "storage__prod_plan"},
+        "release": {"storage__release", "bucket__release"},
+        "prod_deploy": {"storage__prod_deploy"},
+        "drift": {"storage__drift"},
+    }
+    executors = {job: repo.get_job(job).executor_def.name for job in jobs}
+    assert executors == {"pr_checks": "multiprocess", "drift": "multiprocess", "merge": "in_process",
+                         "release": "in_process", "prod_deploy": "in_process"}
+    schedule = repo.get_schedule_def("drift_schedule")
+    assert schedule.cron_schedule == "0 6 * * *" and schedule.job_name == "drift"
+
+    # The launchpad asks for exactly these fields before a release or a production deploy.
+    fields = repo.get_job("prod_deploy").run_config_schema.config_type.fields["ops"].config_type.fields
+    approval = fields["storage__prod_deploy"].config_type.fields["config"].config_type.fields
+    assert {name for name, f in approval.items() if f.is_required} == {"approved_by", "reason", "plan_id"}
+
+
+def test_broken_gitops_yaml_raises_config_error_naming_the_field(sample_env, tmp_path):
+    broken = tmp_path / "infra"
+    shutil.copytree(SAMPLE, broken)
+    text = (broken / "gitops.yaml").read_text().replace("kind: project", "kind: projekt")
+    (broken / "gitops.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=r"units\[1\]\.kind"):
+        build_definitions(broken / "gitops.yaml")
+
+
+def _validate(config: Path, env_extra: dict) -> subprocess.CompletedProcess:
+    env = {**os.environ, **env_extra, "GITOPS_CONFIG": str(config)}
+    dagster = Path(sys.executable).parent / "dagster"
+    return subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"], cwd=PROJECT_ROOT,
+                          env=env, capture_output=True, text=True, timeout=180)
+
+
+def test_dagster_definitions_validate(tmp_path):
+    ok = _validate(SAMPLE / "gitops.yaml", FAKE_ENV)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+
+    broken = tmp_path / "infra"
+    shutil.copytree(SAMPLE, broken)
+    text = (broken / "gitops.yaml").read_text().replace("path: projects/storage", "path: projects/nowhere")
+    (broken / "gitops.yaml").write_text(text)
+    bad = _validate(broken / "gitops.yaml", FAKE_ENV)
+    assert bad.returncode != 0
+    assert "units[1].path" in bad.stdout + bad.stderr

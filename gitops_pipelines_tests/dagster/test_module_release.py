@@ -1,0 +1,41 @@
+"""A module change: its PR checks run for real (terraform test on moto), then release records the next version."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from gitops_pipelines.dev.infra import git
+from gitops_pipelines_tests.dagster.conftest import failure_messages, latest_metadata
+
+pytestmark = pytest.mark.slow
+
+BUCKET = ["bucket/syntax", "bucket/ephemeral_test", "bucket/release"]
+
+
+def test_module_release_needs_passed_checks_and_records_next_version(gitops_defs, instance, infra_root, clouds):
+    git(infra_root, "tag", "-f", "bucket-v1.2.3")  # the session's shared repository: removed again below
+    try:
+        _release_flow(gitops_defs, instance)
+    finally:
+        git(infra_root, "tag", "-d", "bucket-v1.2.3")
+
+
+def _release_flow(gitops_defs, instance) -> None:
+    instance.add_dynamic_partitions("changes", ["pr-7"])
+    job = gitops_defs.resolve_job_def("release")
+
+    early = job.execute_in_process(instance=instance, partition_key="pr-7", raise_on_error=False,
+                                   asset_selection=[dg.AssetKey(["bucket", "release"])])
+    assert not early.success
+    assert "syntax, ephemeral_test has not passed for pr-7" in failure_messages(early)
+
+    everything = dg.materialize(
+        [gitops_defs.resolve_assets_def(dg.AssetKey(k.split("/"))) for k in BUCKET], instance=instance,
+        partition_key="pr-7",
+        run_config={"ops": {"bucket__release": {"config": {"bump": "minor", "reason": "new input"}}}})
+    assert everything.success
+    assert "passed" in latest_metadata(instance, "bucket/ephemeral_test", "pr-7")["result"]
+    release = latest_metadata(instance, "bucket/release", "pr-7")
+    assert release["version"] == "1.3.0" and release["tag"] == "bucket-v1.3.0" and release["previous"] == "1.2.3"
+    assert release["bump"] == "minor" and release["approved_by"] == "merge"
