@@ -1,0 +1,52 @@
+"""The Dagster webserver and daemon as real processes on the project's workspace.yaml and dagster.yaml, with the
+sample infrastructure (its own copy: tests may break its gitops.yaml) and moto as its cloud."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gitops_pipelines.dev.dagster_procs import DagsterProcesses
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+LOCATION = "gitops_pipelines"
+
+
+@pytest.fixture
+def e2e_infra(tmp_path, cloud_env):
+    """A fresh copy of the sample infrastructure repository (a real git repository) for one test."""
+    from gitops_pipelines_tests.fixtures.infra_repo import make_infra_repo
+
+    return make_infra_repo(tmp_path / "infra")
+
+
+@pytest.fixture
+def e2e_dagster_home(tmp_path):
+    """A DAGSTER_HOME with the project's own dagster.yaml (SQLite storage, pools, queued runs)."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+@pytest.fixture
+def dagster_stack(e2e_infra, e2e_dagster_home, clouds, cloud_env, tmp_path):
+    """dagster-daemon + dagster-webserver on 127.0.0.1 for the project's workspace.yaml; stopped after the test.
+    The code location reads gitops.yaml from $GITOPS_CONFIG, as `make run` does."""
+    env = dict(os.environ)
+    env.update(cloud_env)
+    env.update({
+        "GITOPS_CONFIG": str(e2e_infra / "gitops.yaml"),
+        "GITOPS_PLAN_KEY": base64.b64encode(b"e2e-plan-key-0123456789abcdef!!!").decode(),
+    })
+    stack = DagsterProcesses(e2e_dagster_home, PROJECT_ROOT / "workspace.yaml", cwd=PROJECT_ROOT, env=env,
+                             log_dir=tmp_path / "logs")
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
