@@ -28,8 +28,11 @@ unit: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m gitops_pipelines.dev.run
 
+## Benchmarks print ratios against raw Terraform (or core) measured in the same run; see benchmarks/README.md.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_dagster.py
+	$(BIN)/python benchmarks/bench_sensor.py
 
 clean:
 	rm -rf $(VENV) .gitops .dagster_home .run

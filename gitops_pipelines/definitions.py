@@ -12,20 +12,30 @@ import dagster as dg
 
 from gitops_pipelines.core.config import load_config, resolve_config_path
 from gitops_pipelines.defs import build_unit_defs
+from gitops_pipelines.defs.sensors import build_sensors
 from gitops_pipelines.resources import GitopsResource
+from gitops_pipelines.resources.github import WEBHOOK_DB_ENV, GitHubResource, no_github
 
 PLAN_KEY_ENV = "GITOPS_PLAN_KEY"
 
 
 def build_definitions(config_path: str | os.PathLike | None = None, *,
-                      gitops: GitopsResource | None = None) -> dg.Definitions:
-    """Definitions for one gitops.yaml (default: $GITOPS_CONFIG, else ./gitops.yaml); tests pass their own resource."""
+                      gitops: GitopsResource | None = None, github: GitHubResource | None = None) -> dg.Definitions:
+    """Definitions for one gitops.yaml (default: $GITOPS_CONFIG, else ./gitops.yaml); tests pass their own resources.
+    GitHub sensors and feedback exist only when gitops.yaml has a `github:` section."""
     path = resolve_config_path(config_path).resolve()
     config = load_config(path)
-    resource = gitops or GitopsResource(config_path=str(path), plan_key=dg.EnvVar(PLAN_KEY_ENV))
+    # Bound only when set: without it the plan store falls back to the development key file (with a warning)
+    # instead of every run failing at resource start.
+    plan_key = dg.EnvVar(PLAN_KEY_ENV) if os.environ.get(PLAN_KEY_ENV) else None
+    resource = gitops or GitopsResource(config_path=str(path), plan_key=plan_key)
+    if github is None and config.github is not None:
+        github = GitHubResource.from_settings(config.github, webhook_db=os.environ.get(WEBHOOK_DB_ENV))
+    resources = {"gitops": resource, "github": github if config.github is not None else no_github()}
     # Materializing from the asset graph runs in-process too: no step process to start (see defs/jobs.py).
-    rules = dg.Definitions(resources={"gitops": resource}, executor=dg.in_process_executor)
-    defs = dg.Definitions.merge(build_unit_defs(config), rules)
+    rules = dg.Definitions(resources=resources, executor=dg.in_process_executor)
+    unit_defs = build_unit_defs(config)
+    defs = dg.Definitions.merge(unit_defs, build_sensors(config, jobs=unit_defs.jobs), rules)
     with warnings.catch_warnings():  # map_asset_specs is marked preview in 1.13; its behaviour here is plain
         warnings.simplefilter("ignore", dg.PreviewWarning)
         return defs.map_asset_specs(func=_project_rules)

@@ -6,6 +6,8 @@ import pytest
 
 from gitops_pipelines.dev.moto import MotoServer
 
+pytest_plugins = ["gitops_pipelines_tests.conftest_services"]
+
 CLOUDS = ("test", "prod", "sandbox")
 STATE_BUCKETS = {"test": "tfstate-test", "prod": "tfstate-prod"}
 

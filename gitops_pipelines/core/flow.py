@@ -13,7 +13,7 @@ from pathlib import Path
 from gitops_pipelines.core.config import GitopsConfig, UnitConfig, load_config
 from gitops_pipelines.core.errors import PlanNotFound, PlanRefused, PlanStale, UsageError
 from gitops_pipelines.core.plan_store import PlanRecord, open_plan_store
-from gitops_pipelines.core.plan_store.keys import _from_setting
+from gitops_pipelines.core.plan_store.keys import key_from_setting
 from gitops_pipelines.core.stages import DriftResult, drift
 from gitops_pipelines.core.versioning import bump_from_change, latest_version, module_tag, next_version
 from gitops_pipelines.core.workspace import Workspace
@@ -23,7 +23,7 @@ def open_workspace(config_path: str | Path, *, plan_key: str | None = None, plan
                    log: Callable[[str], None] | None = None) -> Workspace:
     """A Workspace for gitops.yaml; plan_key is the GITOPS_PLAN_KEY value (None: the core's own lookup)."""
     config = load_config(config_path)
-    key = _from_setting(plan_key.strip()) if plan_key and plan_key.strip() else None
+    key = key_from_setting(plan_key.strip()) if plan_key and plan_key.strip() else None
     store = open_plan_store(plan_store_url or config.plan_store.url, config.root, key=key,
                             warn=log or (lambda message: None))
     return Workspace(config, log=log, _store=store)

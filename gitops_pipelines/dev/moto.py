@@ -11,6 +11,9 @@ from pathlib import Path
 from gitops_pipelines.dev.ports import free_port, wait_for_http
 
 REGION = "us-east-1"
+# moto accepts any credentials; these are distinctive so masking them never hides an ordinary word in a log.
+ACCESS_KEY_ID = "AKIAMOTOLOCALTEST"
+SECRET_ACCESS_KEY = "moto-local-secret-not-real"
 
 
 class MotoServer:
@@ -55,7 +58,7 @@ class MotoServer:
 
         return boto3.client(
             service, endpoint_url=self.url, region_name=REGION,
-            aws_access_key_id="testing", aws_secret_access_key="testing",
+            aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY,
         )
 
     def create_bucket(self, bucket: str) -> None:
@@ -65,8 +68,8 @@ class MotoServer:
         """Environment variables that point the AWS provider, S3 backend and boto3 at this server."""
         return {
             "AWS_ENDPOINT_URL": self.url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
         }

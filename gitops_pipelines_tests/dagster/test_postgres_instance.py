@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dagster as dg
 
-pytest_plugins = ["gitops_pipelines_tests.conftest_services"]
 
 
 @dg.asset(key=["demo", "trivial"])

@@ -10,7 +10,6 @@ import pytest
 
 from gitops_pipelines_tests.fixtures.infra_repo import API_TOKEN
 
-pytest_plugins = ["gitops_pipelines_tests.conftest_services"]
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,7 @@ def load_plan_key(root: Path, warn: Callable[[str], object] = print) -> bytes:
     """32 key bytes from $GITOPS_PLAN_KEY (base64 of 32 bytes, or a passphrase), else the development key file."""
     configured = os.environ.get(ENV_VAR, "").strip()
     if configured:
-        return _from_setting(configured)
+        return key_from_setting(configured)
     path = Path(root) / DEV_KEY_FILE
     created = _create_key_file(path)
     key = _read_key_file(path)
@@ -40,7 +40,8 @@ def derive(key: bytes, purpose: str) -> bytes:
                 info=purpose.encode()).derive(key)
 
 
-def _from_setting(value: str) -> bytes:
+def key_from_setting(value: str) -> bytes:
+    """GITOPS_PLAN_KEY's value: base64 of 32 bytes is the key itself; anything else is a passphrase."""
     try:
         raw = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
