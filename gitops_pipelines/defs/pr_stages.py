@@ -6,20 +6,24 @@ import dagster as dg
 from gitops_pipelines.core import stages as core
 from gitops_pipelines.core.config import UnitConfig
 from gitops_pipelines.core.git import head_sha
+from gitops_pipelines.defs.github_feedback import reporting
 from gitops_pipelines.defs.partitions import changes
 from gitops_pipelines.defs.refusals import refusals
 from gitops_pipelines.defs.run_tags import HEAD_SHA, tag
 from gitops_pipelines.defs.stages import EPHEMERAL_TEST, SYNTAX, key
 from gitops_pipelines.resources import GitopsResource
+from gitops_pipelines.resources.github import OptionalGitHub
 
 
 def syntax_asset(unit: UnitConfig) -> dg.AssetsDefinition:
     @dg.asset(key=key(unit.name, SYNTAX), group_name=unit.name, partitions_def=changes, kinds={"terraform"},
               description=f"`terraform fmt -check`, `init -backend=false`, `validate` of {unit.path}")
-    def _syntax(context: dg.AssetExecutionContext, gitops: GitopsResource) -> dg.MaterializeResult:
+    def _syntax(context: dg.AssetExecutionContext, gitops: GitopsResource,
+                github: OptionalGitHub) -> dg.MaterializeResult:
         ws = gitops.workspace(context.log.info)
-        with refusals():
+        with reporting(context, github, ws.config, unit.name, SYNTAX) as report, refusals():
             result = core.syntax(ws, ws.config.unit(unit.name))
+            report(result)
         diagnostics = "\n".join(f"- {d}" for d in result.diagnostics) or "none"
         if not result.passed:
             raise dg.Failure(description=result.summary(), allow_retries=False,
@@ -35,10 +39,12 @@ def syntax_asset(unit: UnitConfig) -> dg.AssetsDefinition:
 def ephemeral_test_asset(unit: UnitConfig) -> dg.AssetsDefinition:
     @dg.asset(key=key(unit.name, EPHEMERAL_TEST), group_name=unit.name, partitions_def=changes, kinds={"terraform"},
               description=f"deploy {unit.path} into a throwaway sandbox, check it, always destroy")
-    def _ephemeral_test(context: dg.AssetExecutionContext, gitops: GitopsResource) -> dg.MaterializeResult:
+    def _ephemeral_test(context: dg.AssetExecutionContext, gitops: GitopsResource,
+                        github: OptionalGitHub) -> dg.MaterializeResult:
         ws = gitops.workspace(context.log.info)
-        with refusals():
+        with reporting(context, github, ws.config, unit.name, EPHEMERAL_TEST) as report, refusals():
             result = core.ephemeral_test(ws, ws.config.unit(unit.name))
+            report(result)
         steps = "\n".join(f"- {'ok' if s.passed else 'FAILED'} {s.name} {s.detail}".rstrip() for s in result.steps)
         if not result.passed:
             raise dg.Failure(description=result.summary(), allow_retries=False,

@@ -12,12 +12,14 @@ from gitops_pipelines.core.config import EnvironmentConfig, GitopsConfig, UnitCo
 from gitops_pipelines.defs.approvals import ApprovalConfig
 from gitops_pipelines.defs.lineage import recorded_plan_id
 from gitops_pipelines.defs.metadata import deploy_metadata, plan_metadata
+from gitops_pipelines.defs.github_feedback import reporting
 from gitops_pipelines.defs.partitions import changes
 from gitops_pipelines.defs.pr_stages import ephemeral_test_asset, syntax_asset
 from gitops_pipelines.defs.refusals import refusals
 from gitops_pipelines.defs.run_tags import BASE_SHA, HEAD_SHA, tag, triggered_by
 from gitops_pipelines.defs.stages import RELEASE, apply_pool, deploy_stage, key, plan_stage
 from gitops_pipelines.resources import GitopsResource
+from gitops_pipelines.resources.github import OptionalGitHub
 
 POLICY_CHECK = "policy"
 
@@ -48,11 +50,13 @@ def plan_asset(unit: UnitConfig, env: EnvironmentConfig, deps: list[dg.AssetKey]
               description=f"the stored {env.name} plan of {unit.name} for a change: made once, applied byte for byte",
               check_specs=[dg.AssetCheckSpec(POLICY_CHECK, asset=asset_key, blocking=True,
                                              description="security policy; a failing plan is never applied")])
-    def _plan(context: dg.AssetExecutionContext, gitops: GitopsResource) -> dg.MaterializeResult:
+    def _plan(context: dg.AssetExecutionContext, gitops: GitopsResource,
+              github: OptionalGitHub) -> dg.MaterializeResult:
         ws = gitops.workspace(context.log.info)
-        with refusals():
+        with reporting(context, github, ws.config, unit.name, plan_stage(env.name)) as report, refusals():
             result = core.plan(ws, ws.config.unit(unit.name), env.name, context.partition_key,
                                head_sha=tag(context, HEAD_SHA), base_sha=tag(context, BASE_SHA))
+            report(result)
         context.log.info(result.summary())
         return dg.MaterializeResult(metadata=plan_metadata(result, ws.store.location), check_results=[
             dg.AssetCheckResult(check_name=POLICY_CHECK, passed=result.policy_passed,

@@ -121,6 +121,7 @@ class RepoState:
             pr = self.pull(number)
             review = Review(self.state.next_id(), number, user, state.upper(), commit_id or pr.head_sha, body)
             self.reviews.append(review)
+            pr.issue.updated_at = now()  # as on GitHub: a review moves the pull request's updated_at
             self.emit("pull_request_review", hooks.review_submitted(self, pr, review))
             return review.id
 

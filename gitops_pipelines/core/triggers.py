@@ -1,0 +1,348 @@
+"""GitHub state -> what the flow should do about it (pure: the caller fetches, this decides).
+
+Two inputs give the same decisions: a poll of the open pull requests (`decide_poll`) and parsed webhook deliveries
+(`decide_events`). Both read and return a `TriggerCursor`, a small JSON document that remembers, per open pull
+request, the head commit already checked, the units it touches and the review verdicts already recorded, plus the
+last webhook delivery id. Every run decision carries a deterministic `run_key` (`<pr>:<head sha>:<unit>:<job>`), so a
+sensor that restarts from an older cursor asks for the same runs again, which Dagster (and the sensor) skip.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol, Union
+
+from gitops_pipelines.core.github.approvals import approval_for
+from gitops_pipelines.core.github.models import PullRequest, Review
+from gitops_pipelines.core.github_events import PullRequestEvent, ReviewEvent
+
+CURSOR_VERSION = 1
+PR_CHECKS, MERGE, RELEASE = "pr_checks", "merge", "release"  # the Dagster jobs the decisions start
+# GitHub's updated_at has one-second resolution: a review in the same second as the last poll leaves the list
+# unchanged, so a pull request updated this close to a poll is looked at once more on the next tick.
+RECHECK_WINDOW = timedelta(seconds=5)
+_RUN_ON = frozenset({"opened", "synchronize", "reopened"})
+
+
+def change_key(number: int) -> str:
+    """The Dagster partition of a pull request."""
+    return f"pr-{number}"
+
+
+# -- decisions -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class UnitRef:
+    """A unit a change touches: its name and kind (module | project)."""
+
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class AddPartition:
+    pr: int
+
+    @property
+    def partition_key(self) -> str:
+        return change_key(self.pr)
+
+
+@dataclass(frozen=True)
+class RunPrChecks:
+    """The PR-time stages of one unit at one head commit."""
+
+    pr: int
+    head_sha: str
+    base_sha: str
+    unit: str
+    kind: str
+    job: str = PR_CHECKS
+
+    @property
+    def partition_key(self) -> str:
+        return change_key(self.pr)
+
+    @property
+    def run_key(self) -> str:
+        return f"{self.pr}:{self.head_sha}:{self.unit}:{self.job}"
+
+
+@dataclass(frozen=True)
+class RecordApproval:
+    """A reviewer's approving review of commit_id; `approved` only when that commit is the head the checks ran on."""
+
+    pr: int
+    unit: str
+    reviewer: str
+    commit_id: str
+    head_sha: str
+    approved: bool
+    approvers: tuple[str, ...] = ()
+
+    @property
+    def partition_key(self) -> str:
+        return change_key(self.pr)
+
+    @property
+    def key(self) -> str:
+        return f"{self.pr}:{self.commit_id}:{self.unit}:approval:{self.reviewer}"
+
+
+@dataclass(frozen=True)
+class RunMerge:
+    """After a merge: a project runs `merge` (test deploy, prod plan); a module runs `release` (its next version)."""
+
+    pr: int
+    head_sha: str
+    merge_sha: str | None
+    unit: str
+    kind: str
+
+    @property
+    def job(self) -> str:
+        return RELEASE if self.kind == "module" else MERGE
+
+    @property
+    def partition_key(self) -> str:
+        return change_key(self.pr)
+
+    @property
+    def run_key(self) -> str:
+        # the head, not the merge commit: the stored plans are bound to the head, and polling may not see the
+        # merge commit; one merge per head is what must not repeat
+        return f"{self.pr}:{self.head_sha}:{self.unit}:{self.job}"
+
+
+@dataclass(frozen=True)
+class CleanUp:
+    """Closed without merge: pending work of the change is dropped."""
+
+    pr: int
+    head_sha: str
+
+    @property
+    def partition_key(self) -> str:
+        return change_key(self.pr)
+
+
+Decision = Union[AddPartition, RunPrChecks, RecordApproval, RunMerge, CleanUp]
+
+
+# -- cursor ----------------------------------------------------------------------------------------------------
+@dataclass
+class PullMemory:
+    """What the sensor already did for one open pull request."""
+
+    head: str
+    base: str
+    units: dict[str, str] = field(default_factory=dict)  # unit name -> kind, at `head`
+    updated: str | None = None  # the pull request's updated_at when last looked at
+    verdicts: dict[str, list[str]] = field(default_factory=dict)  # reviewer -> [STATE, commit_id] already recorded
+    approved: str | None = None  # the head commit an approval was recorded for
+    recheck: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"head": self.head, "base": self.base, "units": self.units}
+        for name in ("updated", "approved"):
+            if getattr(self, name):
+                out[name] = getattr(self, name)
+        if self.verdicts:
+            out["verdicts"] = self.verdicts
+        if self.recheck:
+            out["recheck"] = True
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "PullMemory":
+        return cls(head=data["head"], base=data.get("base", ""), units=dict(data.get("units") or {}),
+                   updated=data.get("updated"), verdicts={k: list(v) for k, v in (data.get("verdicts") or {}).items()},
+                   approved=data.get("approved"), recheck=bool(data.get("recheck")))
+
+
+@dataclass
+class TriggerCursor:
+    """The sensor cursor: `{"v": 1, "delivery": <last webhook row id>, "etags": {<poll url>: <etag>},
+    "since": <newest updated_at polled>, "pulls": {"<n>": {"head", "base", "units", "updated", "verdicts", ...}}}`."""
+
+    pulls: dict[int, PullMemory] = field(default_factory=dict)
+    delivery: int = 0
+    etags: dict[str, str] = field(default_factory=dict)
+    since: str | None = None  # newest updated_at seen by the incremental poll
+
+    def to_json(self) -> str:
+        data: dict[str, Any] = {"v": CURSOR_VERSION, "delivery": self.delivery,
+                                "pulls": {str(n): m.to_json() for n, m in sorted(self.pulls.items())}}
+        if self.etags:
+            data["etags"] = self.etags
+        if self.since:
+            data["since"] = self.since
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | None) -> "TriggerCursor":
+        """An empty cursor for None/""; a cursor of another version starts afresh (run keys prevent duplicates)."""
+        if not text:
+            return cls()
+        data = json.loads(text)
+        if not isinstance(data, dict) or data.get("v") != CURSOR_VERSION:
+            return cls()
+        return cls(pulls={int(n): PullMemory.from_json(m) for n, m in (data.get("pulls") or {}).items()},
+                   delivery=int(data.get("delivery") or 0), etags=dict(data.get("etags") or {}),
+                   since=data.get("since"))
+
+    def copy(self) -> "TriggerCursor":
+        return TriggerCursor.from_json(self.to_json())
+
+    @property
+    def needs_recheck(self) -> bool:
+        return any(m.recheck for m in self.pulls.values())
+
+
+# -- inputs ----------------------------------------------------------------------------------------------------
+class GitHubReads(Protocol):
+    """What deciding may ask GitHub (GitHubGateway has all three)."""
+
+    def changed_files(self, number: int) -> list[str]: ...
+
+    def reviews(self, number: int) -> list[Review]: ...
+
+    def pull(self, number: int) -> PullRequest: ...
+
+
+AffectedUnits = Callable[[list[str]], Sequence[Any]]  # changed files -> units with .name and .kind
+
+
+def units_fn(config: Any) -> AffectedUnits:
+    """changes.affected_units bound to a GitopsConfig."""
+    from gitops_pipelines.core.changes import affected_units
+
+    return lambda files: affected_units(config, files)
+
+
+# -- deciding --------------------------------------------------------------------------------------------------
+class _Decider:
+    def __init__(self, cursor: TriggerCursor, github: GitHubReads, affected: AffectedUnits):
+        self.cursor, self.github, self.affected = cursor.copy(), github, affected
+        self.decisions: list[Decision] = []
+
+    def units_of(self, number: int) -> dict[str, str]:
+        return {u.name: u.kind for u in self.affected(self.github.changed_files(number))}
+
+    def head(self, number: int, head: str, base: str, *, force: bool = False) -> PullMemory:
+        """A pull request is at `head`: check its units unless that head was already checked."""
+        mem = self.cursor.pulls.get(number)
+        if mem is not None and mem.head == head and not force:
+            mem.base = base or mem.base
+            return mem
+        units = self.units_of(number)
+        verdicts = mem.verdicts if mem else {}
+        mem = PullMemory(head=head, base=base, units=units, updated=mem.updated if mem else None, verdicts=verdicts)
+        self.cursor.pulls[number] = mem
+        if units:
+            self.decisions.append(AddPartition(number))
+            self.decisions += [RunPrChecks(number, head, base, name, kind) for name, kind in units.items()]
+        return mem
+
+    def verdicts(self, number: int, mem: PullMemory, reviews: Iterable[Review]) -> None:
+        """Record each reviewer's approving verdict once; it approves only if it is for the head commit."""
+        reviews = list(reviews)
+        approval = approval_for(reviews, mem.head)
+        approvers = approval.approvers if approval else ()
+        latest: dict[str, Review] = {}
+        for review in sorted(reviews, key=lambda r: (r.submitted_at or "", r.id or 0)):
+            if review.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED") and review.reviewer:
+                latest[review.reviewer] = review
+        for reviewer, review in sorted(latest.items()):
+            verdict = [review.state, review.commit_id or ""]
+            if mem.verdicts.get(reviewer) == verdict:
+                continue
+            mem.verdicts[reviewer] = verdict
+            if review.state != "APPROVED":
+                continue
+            approved = reviewer in approvers and review.commit_id == mem.head
+            self.decisions += [RecordApproval(number, unit, reviewer, review.commit_id or "", mem.head, approved,
+                                              approvers) for unit in mem.units]
+        if approval and mem.approved != mem.head:
+            mem.approved = mem.head
+
+    def closed(self, number: int, merged: bool, merge_sha: str | None, head: str | None = None) -> None:
+        mem = self.cursor.pulls.pop(number, None)
+        head = head or (mem.head if mem else "")
+        if merged:
+            units = mem.units if mem is not None and mem.head == head else self.units_of(number)
+            self.decisions += [RunMerge(number, head, merge_sha, name, kind) for name, kind in units.items()]
+        elif mem is not None and mem.units:
+            self.decisions.append(CleanUp(number, head))
+
+    def result(self) -> tuple[list[Decision], TriggerCursor]:
+        return self.decisions, self.cursor
+
+
+def decide_poll(cursor: TriggerCursor, pulls: Iterable[PullRequest], github: GitHubReads,
+                affected: AffectedUnits, *, complete: bool = True,
+                now: datetime | None = None) -> tuple[list[Decision], TriggerCursor]:
+    """Compare polled pull requests with the cursor. `complete`: `pulls` are all the open ones, so a remembered
+    one that is missing was closed (one read tells merged or not); otherwise `pulls` are those that moved, open or
+    closed. GitHub is asked only about what moved: files of a new head, reviews when updated_at changed."""
+    now = now or datetime.now(timezone.utc)
+    d = _Decider(cursor, github, affected)
+    seen: set[int] = set()
+    for pull in pulls:
+        seen.add(pull.number)
+        if pull.state != "open":
+            if pull.number in d.cursor.pulls:
+                d.closed(pull.number, pull.merged, getattr(pull, "merge_commit_sha", None), pull.head_sha)
+            continue
+        before = d.cursor.pulls.get(pull.number)
+        moved = before is None or before.updated != pull.updated_at or before.recheck
+        mem = d.head(pull.number, pull.head_sha, pull.base_sha)
+        if moved:
+            d.verdicts(pull.number, mem, github.reviews(pull.number))
+        mem.updated = pull.updated_at
+        mem.recheck = _recent(pull.updated_at, now)
+    for number, mem in sorted(d.cursor.pulls.items()):
+        if number not in seen and mem.recheck:  # updated right at the last poll: a same-second review is invisible
+            d.verdicts(number, mem, github.reviews(number))
+            mem.recheck = _recent(mem.updated, now)
+    for number in sorted(set(d.cursor.pulls) - seen) if complete else []:
+        pull = github.pull(number)
+        if pull.state == "open":  # still open (listed on a page that moved under us): look again next tick
+            continue
+        d.closed(number, pull.merged, getattr(pull, "merge_commit_sha", None), pull.head_sha)
+    return d.result()
+
+
+def decide_events(cursor: TriggerCursor, deliveries: Iterable[tuple[int, Any]], github: GitHubReads,
+                  affected: AffectedUnits, *, repository: str | None = None) -> tuple[list[Decision], TriggerCursor]:
+    """Apply parsed webhook events (row id, event model or None) in order; the cursor keeps the last row id."""
+    d = _Decider(cursor, github, affected)
+    for row_id, event in deliveries:
+        d.cursor.delivery = max(d.cursor.delivery, int(row_id))
+        if event is None or (repository and getattr(event, "repository", repository).lower() != repository.lower()):
+            continue
+        if isinstance(event, PullRequestEvent):
+            if event.action in _RUN_ON:
+                d.head(event.number, event.head_sha, event.base_sha)
+            elif event.action == "closed":
+                d.closed(event.number, event.merged, event.merge_commit_sha, event.head_sha)
+        elif isinstance(event, ReviewEvent) and event.action in ("submitted", "dismissed"):
+            mem = d.cursor.pulls.get(event.number) or d.head(event.number, event.head_sha, "")
+            known = [Review(r, s, c or None, None) for r, (s, c) in mem.verdicts.items()]
+            state = "DISMISSED" if event.action == "dismissed" else event.state.upper()
+            known = [r for r in known if r.reviewer != event.reviewer]
+            known.append(Review(event.reviewer, state, event.commit_id, None))
+            d.verdicts(event.number, mem, known)
+    return d.result()
+
+
+def _recent(updated_at: str | None, now: datetime) -> bool:
+    if not updated_at:
+        return False
+    try:
+        when = datetime.fromisoformat(updated_at.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return now - when <= RECHECK_WINDOW

@@ -1,0 +1,153 @@
+"""GitHub -> runs. Two thin sensors over core/triggers.py: `github_pull_requests` polls pull requests by
+last update (one conditional request when nothing moved; the default) and `github_webhooks` reads the webhook receiver's store by row id (used instead when
+the resource has a `webhook_db`). Both keep a `TriggerCursor` and give every run a deterministic run_key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import dagster as dg
+
+from gitops_pipelines.core.config import GitopsConfig
+from gitops_pipelines.core.github_events import InvalidEventPayload, parse_event
+from gitops_pipelines.core.pull_poll import poll_pulls
+from gitops_pipelines.core.triggers import (PR_CHECKS, AddPartition, CleanUp, Decision, RecordApproval, RunMerge,
+                                            RunPrChecks, TriggerCursor, decide_events, decide_poll, units_fn)
+from gitops_pipelines.defs.jobs import build_jobs, job_selections
+from gitops_pipelines.defs.partitions import changes
+from gitops_pipelines.defs.run_tags import change_tags
+from gitops_pipelines.defs.stages import key
+from gitops_pipelines.resources.github import GitHubResource
+
+POLL_SENSOR, WEBHOOK_SENSOR = "github_pull_requests", "github_webhooks"
+APPROVAL = "approval"
+PR_TAG, RUN_KEY_TAG = "gitops/pr", "dagster/run_key"
+WEBHOOK_PAGE = 500
+
+POLL_URL = "pulls?state=all&sort=updated"  # the cursor key of the poll's first-page ETag
+
+
+def approval_specs(config: GitopsConfig) -> list[dg.AssetSpec]:
+    """`[unit, approval]` per unit: the sensors record GitHub review approvals on it, bound to the reviewed commit."""
+    checks = job_selections(config)[PR_CHECKS]
+    return [dg.AssetSpec(key(unit.name, APPROVAL), group_name=unit.name, partitions_def=changes,
+                         deps=[k for k in checks if k.path[0] == unit.name], kinds={"github"},
+                         description="an approving GitHub review of the change's head commit (recorded by the "
+                                     "GitHub sensors; a review of an older commit is observed, not materialized)")
+            for unit in config.units]
+
+
+def build_sensors(config: GitopsConfig, jobs: Sequence[Any] | None = None) -> dg.Definitions:
+    """The GitHub sensors and approval assets of one gitops.yaml; nothing without a `github:` section."""
+    if config.github is None:
+        return dg.Definitions()
+    jobs = list(jobs) if jobs is not None else list(build_jobs(config).values())
+    selections = job_selections(config)
+    affected = units_fn(config)
+    repository = config.github.repository
+
+    @dg.sensor(name=POLL_SENSOR, jobs=jobs, minimum_interval_seconds=30,
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               description="polls open pull requests (conditional requests) and starts the PR, merge and release runs")
+    def poll_sensor(context: dg.SensorEvaluationContext, github: GitHubResource):
+        if github.webhook_db:
+            return dg.SkipReason(f"webhooks are configured ({github.webhook_db}): {WEBHOOK_SENSOR} is used instead")
+        cursor = TriggerCursor.from_json(context.cursor)
+        gateway = github.gateway(context.log.debug)
+        polled = poll_pulls(gateway, cursor.etags.get(POLL_URL), cursor.since)
+        if not polled.changed and not cursor.needs_recheck:
+            return dg.SkipReason(f"no pull request changed since {cursor.since}")
+        decisions, new_cursor = decide_poll(cursor, polled.pulls, gateway, affected, complete=polled.complete)
+        new_cursor.etags = {POLL_URL: polled.etag} if polled.etag else {}
+        new_cursor.since = polled.since
+        return sensor_result(context, decisions, new_cursor, selections)
+
+    @dg.sensor(name=WEBHOOK_SENSOR, jobs=jobs, minimum_interval_seconds=5,
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               description="reads deliveries the webhook receiver stored and starts the PR, merge and release runs")
+    def webhook_sensor(context: dg.SensorEvaluationContext, github: GitHubResource):
+        store = github.webhook_store()
+        if store is None:
+            return dg.SkipReason(f"no webhook store configured: {POLL_SENSOR} polls instead")
+        cursor = TriggerCursor.from_json(context.cursor)
+        rows = store.pending(cursor.delivery, limit=WEBHOOK_PAGE)
+        if not rows:
+            return dg.SkipReason(f"no new webhook deliveries after row {cursor.delivery}")
+        events = []
+        for row in rows:
+            try:
+                events.append((row.id, parse_event(row.event, row.json())))
+            except (InvalidEventPayload, ValueError) as exc:
+                context.log.warning(f"webhook delivery {row.delivery_id} ({row.event}) skipped: {exc}")
+                events.append((row.id, None))
+        decisions, new_cursor = decide_events(cursor, events, github.gateway(context.log.debug), affected,
+                                              repository=repository)
+        return sensor_result(context, decisions, new_cursor, selections)
+
+    return dg.Definitions(sensors=[poll_sensor, webhook_sensor], assets=approval_specs(config))
+
+
+def sensor_result(context: dg.SensorEvaluationContext, decisions: Iterable[Decision], cursor: TriggerCursor,
+                  selections: dict[str, list[dg.AssetKey]]) -> dg.SensorResult:
+    """Decisions -> partitions to add, run requests (minus run keys the instance already ran), approval events."""
+    partitions: list[str] = []
+    runs: list[dg.RunRequest] = []
+    events: list[dg.AssetMaterialization | dg.AssetObservation] = []
+    for decision in decisions:
+        if isinstance(decision, AddPartition):
+            if decision.partition_key not in partitions:
+                partitions.append(decision.partition_key)
+        elif isinstance(decision, (RunPrChecks, RunMerge)):
+            request = run_request(decision, selections)
+            if request is not None and not _already_run(context.instance, request.run_key):
+                runs.append(request)
+        elif isinstance(decision, RecordApproval):
+            events.append(approval_event(decision))
+        elif isinstance(decision, CleanUp):
+            cancelled = _cancel_pending(context.instance, decision.partition_key)
+            context.log.info(f"#{decision.pr} closed without merge: {cancelled} queued run(s) cancelled")
+    return dg.SensorResult(
+        run_requests=runs, cursor=cursor.to_json(), asset_events=events,
+        dynamic_partitions_requests=[changes.build_add_request(partitions)] if partitions else None)
+
+
+def run_request(decision: RunPrChecks | RunMerge, selections: dict[str, list[dg.AssetKey]]) -> dg.RunRequest | None:
+    """One run of the decision's job, narrowed to the decision's unit."""
+    assets = [k for k in selections.get(decision.job, []) if k.path[0] == decision.unit]
+    if not assets:
+        return None
+    if isinstance(decision, RunPrChecks):
+        tags = change_tags(decision.head_sha, decision.base_sha, f"github pull request #{decision.pr}")
+    else:
+        tags = change_tags(decision.head_sha, None, f"github merge of #{decision.pr}")
+        if decision.merge_sha:
+            tags["gitops/merge_sha"] = decision.merge_sha
+    tags[PR_TAG] = str(decision.pr)
+    return dg.RunRequest(run_key=decision.run_key, job_name=decision.job, partition_key=decision.partition_key,
+                         asset_selection=assets, tags=tags)
+
+
+def approval_event(decision: RecordApproval) -> dg.AssetMaterialization | dg.AssetObservation:
+    """An approval of the head is a materialization of `[unit, approval]`; an approval of an older commit is only
+    observed (it approves nothing)."""
+    metadata = {"reviewer": decision.reviewer, "commit_id": decision.commit_id, "head_sha": decision.head_sha,
+                "approved": decision.approved, "approved_by": ", ".join(decision.approvers)}
+    event = dg.AssetMaterialization if decision.approved else dg.AssetObservation
+    return event(asset_key=key(decision.unit, APPROVAL), partition=decision.partition_key, metadata=metadata,
+                 description=("approved" if decision.approved else
+                              f"review of {decision.commit_id[:12]}, not of the head {decision.head_sha[:12]}"))
+
+
+def _already_run(instance: dg.DagsterInstance, run_key: str) -> bool:
+    return bool(instance.get_run_records(filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key}), limit=1))
+
+
+def _cancel_pending(instance: dg.DagsterInstance, partition_key: str) -> int:
+    """Cancel the change's runs that have not started; running ones finish (Terraform must not be killed)."""
+    records = instance.get_run_records(filters=dg.RunsFilter(
+        tags={"dagster/partition": partition_key},
+        statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]))
+    for record in records:
+        instance.report_run_canceled(record.dagster_run, message=f"{partition_key} was closed without merging")
+    return len(records)

@@ -1,0 +1,221 @@
+"""The GitHub sensors on a real instance, against the GitHub emulator, with the runs they ask for executed for real
+(Terraform + moto): checks on the head commit, one plan comment per unit+environment, approvals bound to commits."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from gitops_pipelines.defs.sensors import POLL_SENSOR, WEBHOOK_SENSOR
+from gitops_pipelines.definitions import build_definitions
+from gitops_pipelines.dev.infra import SAMPLE
+from gitops_pipelines.github_emulator import Emulator
+from gitops_pipelines.resources import GitopsResource
+from gitops_pipelines.resources.github import GitHubResource
+
+from .conftest import PLAN_KEY
+
+REPO = "acme/infra"
+FAST_STAGES = {"syntax", "test_plan"}  # ephemeral_test deploys for real (20 s+); its own tests cover it
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def sample_files(api_url: str) -> dict[str, str]:
+    files = {str(p.relative_to(SAMPLE)): p.read_text() for p in SAMPLE.rglob("*")
+             if p.is_file() and ".terraform" not in p.parts}
+    files["gitops.yaml"] += f"github:\n  repository: {REPO}\n  api_url: {api_url}\n"
+    return files
+
+
+@pytest.fixture
+def github_env(tmp_path, clouds, cloud_env):
+    """The emulator serving the sample repository, a working copy of it, and Definitions with the sensors."""
+    emu = Emulator()
+    emu.start()
+    emu.create_repo("acme", "infra", sample_files(emu.base_url))
+    checkout = tmp_path / "checkout"
+    subprocess.run(["git", "clone", "-q", str(emu.git_dir), str(checkout)], check=True)
+    config_path = checkout / "gitops.yaml"
+    github = GitHubResource(repository=REPO, api_url=emu.base_url, token="ghp_test", seconds_between_requests=0,
+                            seconds_between_writes=0)
+    gitops = GitopsResource(config_path=str(config_path), plan_key=PLAN_KEY, plan_store_url=str(tmp_path / "plans"))
+    def make_defs(github: GitHubResource) -> dg.Definitions:
+        return build_definitions(config_path, gitops=gitops, github=github)
+
+    defs = make_defs(github)
+    assert {s.name for s in defs.sensors} == {POLL_SENSOR, WEBHOOK_SENSOR}
+    yield emu, checkout, defs, github, make_defs
+    emu.stop()
+
+
+class Sensor:
+    """Ticks one sensor the way the daemon does: cursor in, result out, dynamic partitions applied."""
+
+    def __init__(self, defs, instance, github, name=POLL_SENSOR):
+        self.defs, self.instance, self.github, self.name, self.cursor = defs, instance, github, name, None
+
+    def tick(self, cursor: str | None = "keep"):
+        sensor = self.defs.resolve_sensor_def(self.name)
+        context = dg.build_sensor_context(instance=self.instance, cursor=self.cursor if cursor == "keep" else cursor,
+                                          resources={"github": self.github}, definitions=self.defs)
+        result = sensor(context)
+        if isinstance(result, dg.SkipReason):
+            return dg.SensorResult(run_requests=[], skip_reason=result)
+        for request in result.dynamic_partitions_requests or []:
+            self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        for event in result.asset_events or []:
+            self.instance.report_runless_asset_event(event)
+        if result.cursor is not None:
+            self.cursor = result.cursor
+        return result
+
+
+def execute(defs, instance, checkout: Path, request: dg.RunRequest):
+    """Run a request as the daemon would (its run_key tag included), at its head commit, fast stages only."""
+    git(checkout, "fetch", "-q", "origin", "+refs/heads/*:refs/remotes/origin/*")
+    git(checkout, "checkout", "-q", "--detach", request.tags["gitops/head_sha"])
+    selection = [k for k in request.asset_selection if k.path[-1] in FAST_STAGES]
+    result = defs.resolve_job_def(request.job_name).execute_in_process(
+        instance=instance, partition_key=request.partition_key, asset_selection=selection,
+        tags={**request.tags, "dagster/run_key": request.run_key})
+    assert result.success
+    return result
+
+
+def check_runs(emu, sha: str) -> dict[str, tuple[str, str | None]]:
+    latest = {}
+    for run in sorted(emu.repo.check_runs.values(), key=lambda r: r.id):
+        if run.head_sha == sha:
+            latest[run.name] = (run.status, run.conclusion)
+    return latest
+
+
+def plan_comments(emu, number: int):
+    return [c for c in emu.repo.comments_on(number) if "gitops-pipelines:unit=storage env=test" in c.body]
+
+
+def test_pull_request_flow_through_the_polling_sensor(github_env, instance):
+    emu, checkout, defs, github, make_defs = github_env
+    sensor = Sensor(defs, instance, github)
+    assert not sensor.tick().run_requests  # nothing open yet
+
+    issue = emu.create_issue("Bigger buckets")
+    emu.commit("bucket-tweak", {"modules/bucket/main.tf": (SAMPLE / "modules/bucket/main.tf").read_text()
+                                + "\n# tweak 1\n"})
+    number = emu.open_pull("bucket-tweak", "Tweak the bucket module", f"Fixes #{issue}")
+    head1 = emu.repo.pull(number).head_sha
+
+    # PR opened -> its partition, and pr_checks for the module AND the project that uses it
+    result = sensor.tick()
+    assert f"pr-{number}" in instance.get_dynamic_partitions("changes")
+    requests = {r.asset_selection[0].path[0]: r for r in result.run_requests}
+    assert set(requests) == {"bucket", "storage"}
+    storage = requests["storage"]
+    assert storage.job_name == "pr_checks" and storage.partition_key == f"pr-{number}"
+    assert storage.run_key == f"{number}:{head1}:storage:pr_checks"
+    assert {k.to_user_string() for k in storage.asset_selection} == {
+        "storage/syntax", "storage/ephemeral_test", "storage/test_plan"}
+    assert storage.tags["gitops/head_sha"] == head1 and storage.tags["gitops/pr"] == str(number)
+    assert storage.tags["gitops/base_sha"] == emu.repo.pull(number).base_sha
+    for request in result.run_requests:
+        execute(defs, instance, checkout, request)
+
+    checks = check_runs(emu, head1)
+    for name in ("bucket/syntax", "storage/syntax", "storage/plan (test)", "storage/policy (test)", "work_item"):
+        assert checks[name] == ("completed", "success"), (name, checks)
+    [comment] = plan_comments(emu, number)
+    assert "Plan for `storage` in `test`" in comment.body and head1[:12] in comment.body
+    assert "tok-9f3b2c71" not in comment.body
+
+    # nothing new -> no runs; a push -> the checks again for the new head, and the SAME comment is edited
+    assert not sensor.tick().run_requests
+    before_push = sensor.cursor
+    head2 = emu.push(number, {"modules/bucket/main.tf": (SAMPLE / "modules/bucket/main.tf").read_text()
+                              + "\n# tweak 2\n"})
+    result = sensor.tick()
+    assert {r.run_key for r in result.run_requests} == {
+        f"{number}:{head2}:bucket:pr_checks", f"{number}:{head2}:storage:pr_checks"}
+    for request in result.run_requests:
+        execute(defs, instance, checkout, request)
+    [updated] = plan_comments(emu, number)
+    assert updated.id == comment.id and head2[:12] in updated.body and head1[:12] not in updated.body
+    assert check_runs(emu, head2)["storage/plan (test)"] == ("completed", "success")
+
+    # a restarted sensor (same old cursor, no memory) asks for nothing twice
+    assert not sensor.tick(cursor=before_push).run_requests
+
+    # an approval of the old commit approves nothing; an approval of the head does
+    sensor.tick()
+    emu.review(number, "alice", "APPROVED", commit_id=head1)
+    result = sensor.tick()
+    assert not result.run_requests
+    assert [(type(e).__name__, e.metadata["approved"].value, e.metadata["commit_id"].value)
+            for e in result.asset_events] == [("AssetObservation", False, head1)] * 2
+    assert not instance.fetch_materializations(dg.AssetKey(["storage", "approval"]), limit=1).records
+
+    emu.review(number, "alice", "APPROVED")
+    result = sensor.tick()
+    approvals = {e.asset_key.path[0]: e for e in result.asset_events}
+    assert set(approvals) == {"bucket", "storage"}
+    assert all(isinstance(e, dg.AssetMaterialization) for e in approvals.values())
+    meta = approvals["storage"].metadata
+    assert meta["reviewer"].value == "alice" and meta["commit_id"].value == head2 and meta["approved"].value
+    [record] = instance.fetch_materializations(dg.AssetRecordsFilter(
+        asset_key=dg.AssetKey(["storage", "approval"]), asset_partitions=[f"pr-{number}"]), limit=1).records
+    assert record.asset_materialization.metadata["reviewer"].value == "alice"
+
+    # merge -> merge for the project, release for the module (modules release on merge)
+    emu.merge(number)
+    result = sensor.tick()
+    by_job = {(r.job_name, r.asset_selection[0].path[0]) for r in result.run_requests}
+    assert by_job == {("merge", "storage"), ("release", "bucket")}
+    merge = next(r for r in result.run_requests if r.job_name == "merge")
+    assert {k.to_user_string() for k in merge.asset_selection} == {"storage/test_deploy", "storage/prod_plan"}
+    assert merge.run_key == f"{number}:{head2}:storage:merge" and merge.tags["gitops/head_sha"] == head2
+
+    # and then nothing more
+    assert not sensor.tick().run_requests
+    assert not sensor.tick().run_requests
+
+
+def test_closed_without_merge_cancels_runs_not_started(github_env, instance):
+    emu, checkout, defs, github, make_defs = github_env
+    sensor = Sensor(defs, instance, github)
+    emu.commit("p", {"projects/storage/main.tf": (SAMPLE / "projects/storage/main.tf").read_text() + "\n# x\n"})
+    number = emu.open_pull("p", "Change storage", "no work item")
+    [request] = sensor.tick().run_requests
+    job = defs.resolve_job_def("pr_checks")
+    queued = instance.create_run_for_job(job, status=dg.DagsterRunStatus.NOT_STARTED,
+                                         tags={**request.tags, "dagster/partition": request.partition_key})
+    emu.close(number)
+    assert not sensor.tick().run_requests
+    assert instance.get_run_by_id(queued.run_id).status == dg.DagsterRunStatus.CANCELED
+    assert sensor.cursor and f'"{number}"' not in sensor.cursor.split('"pulls"')[1]
+
+
+def test_webhook_sensor_reads_the_store_and_polling_stands_down(github_env, instance, tmp_path):
+    from gitops_pipelines.core.webhook_store import WebhookStore
+
+    emu, checkout, defs, github, make_defs = github_env
+    store = WebhookStore(tmp_path / "webhooks.db")
+    hooked = GitHubResource(repository=REPO, api_url=emu.base_url, token="ghp_test", webhook_db=str(store.path),
+                            seconds_between_requests=0, seconds_between_writes=0)
+    emu.commit("p", {"projects/storage/main.tf": (SAMPLE / "projects/storage/main.tf").read_text() + "\n# x\n"})
+    number = emu.open_pull("p", "Change storage")
+    for delivery in emu.deliveries():
+        store.record(delivery.id, delivery.event, json.dumps(delivery.payload).encode())
+
+    defs = make_defs(hooked)
+    poll = Sensor(defs, instance, hooked)
+    assert not poll.tick().run_requests  # stands down: webhooks are configured
+    hooks = Sensor(defs, instance, hooked, WEBHOOK_SENSOR)
+    [request] = hooks.tick().run_requests
+    assert request.run_key == f"{number}:{emu.repo.pull(number).head_sha}:storage:pr_checks"
+    assert not hooks.tick().run_requests  # the cursor moved past every delivery
