@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from gitops_pipelines.core import stages
-from gitops_pipelines.core.config import load_config
+from gitops_pipelines.core.config import load_config, resolve_config_path
+from gitops_pipelines.core.flow import open_workspace
 from gitops_pipelines.core.errors import GitopsError
 from gitops_pipelines.core.workspace import Workspace
 
@@ -37,16 +38,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     cfg = sub.add_parser("config", parents=[common], help="check gitops.yaml")
     cfg.add_argument("action", choices=["check"])
+    at_commit = argparse.ArgumentParser(add_help=False)
+    at_commit.add_argument("--commit", help="run on a checkout of this commit (a git worktree; fetched if missing)")
     for name, text in (("syntax", "fmt, init without backend, validate"),
                        ("ephemeral", "deploy to a throwaway sandbox, check, destroy")):
-        p = sub.add_parser(name, parents=[common], help=text)
+        p = sub.add_parser(name, parents=[common, at_commit], help=text)
         p.add_argument("unit")
-    p = sub.add_parser("plan", parents=[common], help="plan a project for one environment and store the plan")
+    p = sub.add_parser("plan", parents=[common, at_commit],
+                       help="plan a project for one environment and store the plan")
     p.add_argument("unit")
     p.add_argument("--env", required=True)
     p.add_argument("--change", help="the change it belongs to, e.g. pr-12")
-    p.add_argument("--head-sha")
-    p.add_argument("--base-sha")
+    p.add_argument("--base-sha", help="the base commit of the change (recorded in the binding)")
     p = sub.add_parser("apply", parents=[common], help="apply exactly one stored plan")
     p.add_argument("plan_id")
     p.add_argument("--env", help="refuse unless the plan was made for this environment")
@@ -77,8 +80,11 @@ def _stderr(line: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        config = load_config(args.config)
-        ws = Workspace(config, log=_stderr)
+        commit = getattr(args, "commit", None)
+        if commit:  # the code planned is exactly the commit recorded in the binding
+            ws = open_workspace(resolve_config_path(args.config), log=_stderr, commit=commit)
+        else:
+            ws = Workspace(load_config(args.config), log=_stderr)
         payload, text, code = COMMANDS[_command_name(args)](ws, args)
     except GitopsError as exc:
         if args.json:
@@ -120,8 +126,7 @@ def _ephemeral(ws: Workspace, args):
 
 
 def _plan(ws: Workspace, args):
-    r = stages.plan(ws, ws.config.unit(args.unit), args.env, args.change, head_sha=args.head_sha,
-                    base_sha=args.base_sha)
+    r = stages.plan(ws, ws.config.unit(args.unit), args.env, args.change, base_sha=args.base_sha)
     return {**_dump(r.record), "text": r.text}, f"{r.text}\n{r.summary()}\nplan_id: {r.plan_id}", EXIT_OK
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from gitops_pipelines.core.checkout import at_commit
 from gitops_pipelines.core.config import GitopsConfig, UnitConfig, load_config
 from gitops_pipelines.core.errors import PlanNotFound, PlanRefused, PlanStale, UsageError
 from gitops_pipelines.core.plan_store import PlanRecord, open_plan_store
@@ -20,11 +21,15 @@ from gitops_pipelines.core.workspace import Workspace
 
 
 def open_workspace(config_path: str | Path, *, plan_key: str | None = None, plan_store_url: str | None = None,
-                   log: Callable[[str], None] | None = None) -> Workspace:
-    """A Workspace for gitops.yaml; plan_key is the GITOPS_PLAN_KEY value (None: the core's own lookup)."""
-    config = load_config(config_path)
+                   log: Callable[[str], None] | None = None, commit: str | None = None) -> Workspace:
+    """A Workspace for gitops.yaml; plan_key is the GITOPS_PLAN_KEY value (None: the core's own lookup).
+
+    With `commit`, the stages run on a checkout of exactly that commit, while the plan store (and its development
+    key) stay where the repository's own gitops.yaml says, so every commit's plans land in one store."""
+    home = load_config(config_path)
+    config = load_config(at_commit(Path(config_path), commit)) if commit else home
     key = key_from_setting(plan_key.strip()) if plan_key and plan_key.strip() else None
-    store = open_plan_store(plan_store_url or config.plan_store.url, config.root, key=key,
+    store = open_plan_store(plan_store_url or home.plan_store.url, home.root, key=key,
                             warn=log or (lambda message: None))
     return Workspace(config, log=log, _store=store)
 

@@ -7,6 +7,7 @@ from gitops_pipelines.core import flow
 from gitops_pipelines.core.config import GitopsConfig, UnitConfig
 from gitops_pipelines.defs.refusals import refusals
 from gitops_pipelines.defs.stages import DRIFT, key
+from gitops_pipelines.defs.run_tags import bound_commit
 from gitops_pipelines.resources import GitopsResource
 
 
@@ -24,7 +25,7 @@ def drift_asset(config: GitopsConfig, unit: UnitConfig) -> dg.AssetsDefinition:
                                              description=f"fails when {env} was changed outside Terraform")
                            for env in envs])
     def _drift(context: dg.AssetExecutionContext, gitops: GitopsResource) -> dg.MaterializeResult:
-        ws = gitops.workspace(context.log.info)
+        ws = gitops.workspace(context.log.info, bound_commit(context))
         with refusals():
             results = flow.drift_all(ws, ws.config.unit(unit.name))
         for result in results:

@@ -11,6 +11,7 @@ from gitops_pipelines.defs.partitions import changes
 from gitops_pipelines.defs.pr_stages import ephemeral_test_asset, syntax_asset
 from gitops_pipelines.defs.refusals import refusals
 from gitops_pipelines.defs.stages import EPHEMERAL_TEST, RELEASE, SYNTAX, key
+from gitops_pipelines.defs.run_tags import bound_commit
 from gitops_pipelines.resources import GitopsResource
 
 
@@ -25,7 +26,7 @@ def module_release_asset(unit: UnitConfig) -> dg.AssetsDefinition:
               kinds={"terraform"}, description=f"the next `{unit.name}-v<semver>` release of the module")
     def _release(context: dg.AssetExecutionContext, config: ModuleReleaseConfig,
                  gitops: GitopsResource) -> dg.MaterializeResult:
-        ws, change = gitops.workspace(context.log.info), context.partition_key
+        ws, change = gitops.workspace(context.log.info, bound_commit(context)), context.partition_key
         with refusals():
             passed = {check.path[-1]: latest_metadata(context, check, change) is not None for check in checks}
             flow.check_passed(unit.name, change, passed)

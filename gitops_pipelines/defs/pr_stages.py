@@ -9,7 +9,7 @@ from gitops_pipelines.core.git import head_sha
 from gitops_pipelines.defs.github_feedback import reporting
 from gitops_pipelines.defs.partitions import changes
 from gitops_pipelines.defs.refusals import refusals
-from gitops_pipelines.defs.run_tags import HEAD_SHA, tag
+from gitops_pipelines.defs.run_tags import HEAD_SHA, bound_commit, tag
 from gitops_pipelines.defs.stages import EPHEMERAL_TEST, SYNTAX, key
 from gitops_pipelines.resources import GitopsResource
 from gitops_pipelines.resources.github import OptionalGitHub
@@ -20,7 +20,7 @@ def syntax_asset(unit: UnitConfig) -> dg.AssetsDefinition:
               description=f"`terraform fmt -check`, `init -backend=false`, `validate` of {unit.path}")
     def _syntax(context: dg.AssetExecutionContext, gitops: GitopsResource,
                 github: OptionalGitHub) -> dg.MaterializeResult:
-        ws = gitops.workspace(context.log.info)
+        ws = gitops.workspace(context.log.info, bound_commit(context))
         with reporting(context, github, ws.config, unit.name, SYNTAX) as report, refusals():
             result = core.syntax(ws, ws.config.unit(unit.name))
             report(result)
@@ -41,7 +41,7 @@ def ephemeral_test_asset(unit: UnitConfig) -> dg.AssetsDefinition:
               description=f"deploy {unit.path} into a throwaway sandbox, check it, always destroy")
     def _ephemeral_test(context: dg.AssetExecutionContext, gitops: GitopsResource,
                         github: OptionalGitHub) -> dg.MaterializeResult:
-        ws = gitops.workspace(context.log.info)
+        ws = gitops.workspace(context.log.info, bound_commit(context))
         with reporting(context, github, ws.config, unit.name, EPHEMERAL_TEST) as report, refusals():
             result = core.ephemeral_test(ws, ws.config.unit(unit.name))
             report(result)

@@ -16,7 +16,7 @@ from gitops_pipelines.defs.github_feedback import reporting
 from gitops_pipelines.defs.partitions import changes
 from gitops_pipelines.defs.pr_stages import ephemeral_test_asset, syntax_asset
 from gitops_pipelines.defs.refusals import refusals
-from gitops_pipelines.defs.run_tags import BASE_SHA, HEAD_SHA, tag, triggered_by
+from gitops_pipelines.defs.run_tags import BASE_SHA, HEAD_SHA, bound_commit, tag, triggered_by
 from gitops_pipelines.defs.stages import RELEASE, apply_pool, deploy_stage, key, plan_stage
 from gitops_pipelines.resources import GitopsResource
 from gitops_pipelines.resources.github import OptionalGitHub
@@ -52,7 +52,7 @@ def plan_asset(unit: UnitConfig, env: EnvironmentConfig, deps: list[dg.AssetKey]
                                              description="security policy; a failing plan is never applied")])
     def _plan(context: dg.AssetExecutionContext, gitops: GitopsResource,
               github: OptionalGitHub) -> dg.MaterializeResult:
-        ws = gitops.workspace(context.log.info)
+        ws = gitops.workspace(context.log.info, bound_commit(context))
         with reporting(context, github, ws.config, unit.name, plan_stage(env.name)) as report, refusals():
             result = core.plan(ws, ws.config.unit(unit.name), env.name, context.partition_key,
                                head_sha=tag(context, HEAD_SHA), base_sha=tag(context, BASE_SHA))
@@ -74,7 +74,8 @@ def auto_deploy_asset(unit: UnitConfig, env: EnvironmentConfig) -> dg.AssetsDefi
               deps=[plan_key], pool=apply_pool(unit.name, env.name), kinds={"terraform"},
               description=f"applies the stored {env.name} plan recorded by {plan_key.to_user_string()}")
     def _deploy(context: dg.AssetExecutionContext, gitops: GitopsResource) -> dg.MaterializeResult:
-        ws, change, who = gitops.workspace(context.log.info), context.partition_key, triggered_by(context)
+        ws = gitops.workspace(context.log.info, bound_commit(context))
+        change, who = context.partition_key, triggered_by(context)
         with refusals():
             record = flow.deployable_plan(ws, unit.name, env.name, change, recorded_plan_id(context, plan_key, change))
             result = core.apply(ws, record.plan_id, environment=env.name, unit=unit.name, change=change,
@@ -95,7 +96,7 @@ def approved_deploy_asset(unit: UnitConfig, env: EnvironmentConfig, previous: En
               description=f"applies exactly the stored {env.name} plan a person approved (launch with its plan_id)")
     def _deploy(context: dg.AssetExecutionContext, config: ApprovalConfig,
                 gitops: GitopsResource) -> dg.MaterializeResult:
-        ws, change = gitops.workspace(context.log.info), context.partition_key
+        ws, change = gitops.workspace(context.log.info, bound_commit(context)), context.partition_key
         with refusals():
             record = flow.deployable_plan(ws, unit.name, env.name, change, recorded_plan_id(context, plan_key, change))
             flow.check_approval(record, config.plan_id, config.approved_by)
@@ -122,7 +123,7 @@ def release_asset(unit: UnitConfig, env: EnvironmentConfig, previous: Environmen
               kinds={"terraform"}, description=f"a person approves the stored {env.name} plan (typed run config)")
     def _release(context: dg.AssetExecutionContext, config: ApprovalConfig,
                  gitops: GitopsResource) -> dg.MaterializeResult:
-        ws, change = gitops.workspace(context.log.info), context.partition_key
+        ws, change = gitops.workspace(context.log.info, bound_commit(context)), context.partition_key
         with refusals():
             record = flow.deployable_plan(ws, unit.name, env.name, change, recorded_plan_id(context, plan_key, change))
             flow.check_approval(record, config.plan_id, config.approved_by)

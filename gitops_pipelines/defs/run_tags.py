@@ -7,6 +7,7 @@ import dagster as dg
 HEAD_SHA = "gitops/head_sha"
 BASE_SHA = "gitops/base_sha"
 TRIGGERED_BY = "gitops/triggered_by"
+MERGE_SHA = "gitops/merge_sha"
 
 
 def change_tags(head_sha: str | None = None, base_sha: str | None = None,
@@ -18,6 +19,11 @@ def change_tags(head_sha: str | None = None, base_sha: str | None = None,
 
 def tag(context: dg.AssetExecutionContext, name: str) -> str | None:
     return context.run.tags.get(name) or None
+
+
+def bound_commit(context: dg.AssetExecutionContext) -> str | None:
+    """The commit a run's stages must run on: the merge commit after a merge, else the pull request's head."""
+    return tag(context, MERGE_SHA) or tag(context, HEAD_SHA)
 
 
 def triggered_by(context: dg.AssetExecutionContext) -> str:

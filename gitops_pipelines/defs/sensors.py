@@ -16,7 +16,7 @@ from gitops_pipelines.core.triggers import (PR_CHECKS, AddPartition, CleanUp, De
                                             RunPrChecks, TriggerCursor, decide_events, decide_poll, units_fn)
 from gitops_pipelines.defs.jobs import build_jobs, job_selections
 from gitops_pipelines.defs.partitions import changes
-from gitops_pipelines.defs.run_tags import change_tags
+from gitops_pipelines.defs.run_tags import MERGE_SHA, change_tags
 from gitops_pipelines.defs.stages import key
 from gitops_pipelines.resources.github import GitHubResource
 
@@ -122,7 +122,7 @@ def run_request(decision: RunPrChecks | RunMerge, selections: dict[str, list[dg.
     else:
         tags = change_tags(decision.head_sha, None, f"github merge of #{decision.pr}")
         if decision.merge_sha:
-            tags["gitops/merge_sha"] = decision.merge_sha
+            tags[MERGE_SHA] = decision.merge_sha
     tags[PR_TAG] = str(decision.pr)
     return dg.RunRequest(run_key=decision.run_key, job_name=decision.job, partition_key=decision.partition_key,
                          asset_selection=assets, tags=tags)

@@ -24,7 +24,9 @@ class GitopsResource(dg.ConfigurableResource):
     def load_config(self) -> GitopsConfig:
         return load_config(self.config_path)
 
-    def workspace(self, log: Callable[[str], None] | None = None) -> Workspace:
-        """A Workspace for one step; pass `context.log.info` so each Terraform line shows in the run as it comes."""
+    def workspace(self, log: Callable[[str], None] | None = None, commit: str | None = None) -> Workspace:
+        """A Workspace for one step, on a checkout of `commit` when the run is bound to one; pass
+        `context.log.info` so each Terraform line shows in the run as it comes."""
         sink = None if log is None else (lambda line: log(line) if line.strip() else None)  # blank lines: no events
-        return open_workspace(self.config_path, plan_key=self.plan_key, plan_store_url=self.plan_store_url, log=sink)
+        return open_workspace(self.config_path, plan_key=self.plan_key, plan_store_url=self.plan_store_url, log=sink,
+                              commit=commit)
