@@ -43,7 +43,8 @@ def checkout_commit(repo: Path, sha: str) -> Path:
     if not has_commit(repo, sha):
         # GitHub serves any reachable commit by SHA, pull request heads included.
         _git(repo, "fetch", "--quiet", "origin", sha, check=False)
-        _git(repo, "fetch", "--quiet", "origin", "+refs/pull/*/head:refs/remotes/origin/pr/*", check=False)
+        _git(repo, "fetch", "--quiet", "origin", "+refs/pull/*/head:refs/remotes/origin/pr/*",
+             "+refs/heads/*:refs/remotes/origin/*", check=False)
     if not has_commit(repo, sha):
         raise CheckoutFailed(f"commit {sha} is not in {repo} and could not be fetched from origin; push it (or "
                              "check the repository's remote) and re-run the step")

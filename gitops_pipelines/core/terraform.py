@@ -255,9 +255,9 @@ class TerraformRunner:
 
 
 def _returns_data(command: str, argv: list[str]) -> bool:
-    """Commands whose stdout is data (state, plan JSON, outputs), not progress: it may hold sensitive values
-    in clear, so it is captured but never streamed to the log."""
-    return command in ("state pull", "output") or (command == "show" and "-json" in argv)
+    """Commands whose stdout is data (state, plan JSON, outputs, diagnostics), not progress: it may hold sensitive
+    values in clear, so it is captured but never streamed to the log."""
+    return command in ("state pull", "output") or (command in ("show", "validate") and "-json" in argv)
 
 
 def _hcl_scalar(value: Any) -> str:

@@ -17,13 +17,27 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from gitops_pipelines.dev.infra import cloud_environ, make_infra_repo
+from gitops_pipelines.dev.infra import SAMPLE, cloud_environ, make_infra_repo
 from gitops_pipelines.dev.instance import PROJECT_ROOT, install_instance_config
 from gitops_pipelines.dev.moto import MotoServer
 from gitops_pipelines.dev.ports import wait_for_http
 
 CLOUDS = ("test", "prod", "sandbox")
 STATE_BUCKETS = {"test": "tfstate-test", "prod": "tfstate-prod"}
+
+
+DEMO_GITHUB = """
+github:
+  repository: acme/infra
+  api_url: "${GITHUB_API_URL}"
+"""
+DEMO_CHANGE = """module "logs" {
+  source = "../../modules/bucket"
+
+  name = "${local.prefix}-logs"
+  tags = { environment = var.environment }
+}
+"""
 
 
 class Stopped(Exception):
@@ -42,9 +56,9 @@ def start_clouds(stack: ExitStack, log_dir: Path) -> dict[str, MotoServer]:
     return servers
 
 
-def gitops_environ(run_dir: Path, servers: dict[str, MotoServer]) -> dict[str, str]:
+def gitops_environ(run_dir: Path, servers: dict[str, MotoServer], infra: Path | None = None) -> dict[str, str]:
     """What the code location and its runs need: the sample's cloud settings, gitops.yaml, a plan key."""
-    infra = make_infra_repo(run_dir / "infra")
+    infra = infra or make_infra_repo(run_dir / "infra")
     key_file = run_dir / "plan.key"
     key_file.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
     key_file.chmod(0o600)
@@ -52,9 +66,28 @@ def gitops_environ(run_dir: Path, servers: dict[str, MotoServer]) -> dict[str, s
             "GITOPS_PLAN_KEY": key_file.read_text()}
 
 
+def start_github(stack: ExitStack, run_dir: Path) -> tuple[Path, dict[str, str]]:
+    """The GitHub emulator with the sample as repository acme/infra, a working copy cloned from it (so checkouts
+    of pull request heads fetch from it, as from GitHub), and one demo pull request the sensor will pick up."""
+    from gitops_pipelines.github_emulator import Emulator
+
+    emulator = Emulator(root=run_dir / "github")
+    url = emulator.start()
+    stack.callback(emulator.stop)
+    files = {str(p.relative_to(SAMPLE)): p.read_text() for p in sorted(SAMPLE.rglob("*")) if p.is_file()}
+    files["gitops.yaml"] += DEMO_GITHUB
+    emulator.create_repo("acme", "infra", files)
+    infra = run_dir / "infra"
+    subprocess.run(["git", "clone", "-q", str(emulator.git_dir), str(infra)], check=True)
+    issue = emulator.create_issue("Logs need their own bucket")
+    emulator.commit("logs-bucket", {"projects/storage/logs.tf": DEMO_CHANGE}, "Add a logs bucket")
+    emulator.open_pull("logs-bucket", "Add a logs bucket", f"Fixes #{issue}")
+    return infra, {"GITHUB_API_URL": url, "GITHUB_TOKEN": "demo-token"}
+
+
 def start_extra_services(stack: ExitStack, run_dir: Path, env: dict[str, str]) -> None:
-    """Hook for the GitHub issue: start the GitHub emulator and the webhook receiver here (register their stop
-    with stack.callback) and add their URLs and secrets to env before Dagster starts, so the sensors see them."""
+    """Hook for more local services (a webhook receiver, say): register their stop with stack.callback and add
+    their settings to env before Dagster starts. The sensors poll the emulator by default."""
 
 
 def start_dagster(stack: ExitStack, env: dict[str, str], port: int) -> subprocess.Popen:
@@ -90,7 +123,7 @@ def _raise_stopped(signum, frame) -> None:
 def main(port: int | None = None, run_dir: Path | None = None, on_ready: Callable[[str], None] | None = None) -> int:
     port = port or int(os.environ.get("PORT", "3000"))
     run_dir = (run_dir or PROJECT_ROOT / ".run").resolve()
-    for name in ("infra", "dagster_home", "logs"):
+    for name in ("infra", "dagster_home", "logs", "github"):
         shutil.rmtree(run_dir / name, ignore_errors=True)
     signal.signal(signal.SIGINT, _raise_stopped)
     signal.signal(signal.SIGTERM, _raise_stopped)
@@ -98,13 +131,17 @@ def main(port: int | None = None, run_dir: Path | None = None, on_ready: Callabl
         try:
             print("Starting moto (test, prod, sandbox) ...", flush=True)
             servers = start_clouds(stack, run_dir / "logs")
-            env = {**os.environ, **gitops_environ(run_dir, servers), "DAGSTER_HOME": str(run_dir / "dagster_home")}
+            print("Starting the GitHub emulator (acme/infra, one open pull request) ...", flush=True)
+            infra, github_env = start_github(stack, run_dir)
+            env = {**os.environ, **gitops_environ(run_dir, servers, infra), **github_env,
+                   "DAGSTER_HOME": str(run_dir / "dagster_home")}
             env.update(install_instance_config(Path(env["DAGSTER_HOME"]), env))
             start_extra_services(stack, run_dir, env)
             proc = start_dagster(stack, env, port)
             url = f"http://127.0.0.1:{port}"
             wait_for_http(url + "/server_info", timeout=180, proc=proc)
-            print(f"\nDagster is up: {url}   (infra repo: {run_dir / 'infra'}; Ctrl-C stops everything)\n", flush=True)
+            print(f"\nDagster is up: {url}   (infra repo: {infra}; GitHub emulator: {github_env['GITHUB_API_URL']}; "
+                  "Ctrl-C stops everything)\n", flush=True)
             if on_ready:
                 on_ready(url)
             return proc.wait()
