@@ -22,14 +22,19 @@ def moto_servers(tmp_path_factory):
         server.stop()
 
 
-@pytest.fixture
-def clouds(moto_servers):
-    """Fresh clouds for one test: every server reset, the state buckets created again."""
+def reset_clouds(moto_servers) -> dict:
+    """Every moto server reset and the state buckets created again; module fixtures call it for a shared start."""
     for name, server in moto_servers.items():
         server.reset()
         if name in STATE_BUCKETS:
             server.create_bucket(STATE_BUCKETS[name])
     return moto_servers
+
+
+@pytest.fixture
+def clouds(moto_servers):
+    """Fresh clouds for one test."""
+    return reset_clouds(moto_servers)
 
 
 @pytest.fixture(scope="session")

@@ -89,7 +89,6 @@ def auto_deploy_asset(unit: UnitConfig, env: EnvironmentConfig) -> dg.AssetsDefi
 def approved_deploy_asset(unit: UnitConfig, env: EnvironmentConfig, previous: EnvironmentConfig | None,
                           release_key: dg.AssetKey, released: bool) -> dg.AssetsDefinition:
     plan_key = key(unit.name, plan_stage(env.name))
-    previous_key = key(unit.name, deploy_stage(previous.name)) if previous else None
 
     @dg.asset(key=key(unit.name, deploy_stage(env.name)), group_name=unit.name, partitions_def=changes,
               deps=[plan_key, release_key], pool=apply_pool(unit.name, env.name), kinds={"terraform"},
@@ -98,11 +97,7 @@ def approved_deploy_asset(unit: UnitConfig, env: EnvironmentConfig, previous: En
                 gitops: GitopsResource) -> dg.MaterializeResult:
         ws, change = gitops.workspace(context.log.info, bound_commit(context)), context.partition_key
         with refusals():
-            record = flow.deployable_plan(ws, unit.name, env.name, change, recorded_plan_id(context, plan_key, change))
-            flow.check_approval(record, config.plan_id, config.approved_by)
-            if previous_key is not None:
-                flow.check_deployed(ws, unit.name, previous.name, change,
-                                    recorded_plan_id(context, previous_key, change))
+            record = _approved_plan(context, ws, unit, env, previous, config)
             if released:
                 flow.check_released(record, recorded_plan_id(context, release_key, change))
             result = core.apply(ws, record.plan_id, environment=env.name, unit=unit.name, change=change,
@@ -114,10 +109,23 @@ def approved_deploy_asset(unit: UnitConfig, env: EnvironmentConfig, previous: En
     return _deploy
 
 
+def _approved_plan(context: dg.AssetExecutionContext, ws, unit: UnitConfig, env: EnvironmentConfig,
+                   previous: EnvironmentConfig | None, config: ApprovalConfig):
+    """The stored plan this person approved: the one the plan asset recorded for this change, exactly the plan_id
+    they saw, and (when there is an environment before this one) already deployed there."""
+    change = context.partition_key
+    plan_key = key(unit.name, plan_stage(env.name))
+    record = flow.deployable_plan(ws, unit.name, env.name, change, recorded_plan_id(context, plan_key, change))
+    flow.check_approval(record, config.plan_id, config.approved_by)
+    if previous is not None:
+        previous_key = key(unit.name, deploy_stage(previous.name))
+        flow.check_deployed(ws, unit.name, previous.name, change, recorded_plan_id(context, previous_key, change))
+    return record
+
+
 def release_asset(unit: UnitConfig, env: EnvironmentConfig, previous: EnvironmentConfig | None) -> dg.AssetsDefinition:
     """The decision to take a change to the last environment, bound to the plan the person reviewed."""
     plan_key = key(unit.name, plan_stage(env.name))
-    previous_key = key(unit.name, deploy_stage(previous.name)) if previous else None
 
     @dg.asset(key=key(unit.name, RELEASE), group_name=unit.name, partitions_def=changes, deps=[plan_key],
               kinds={"terraform"}, description=f"a person approves the stored {env.name} plan (typed run config)")
@@ -125,11 +133,7 @@ def release_asset(unit: UnitConfig, env: EnvironmentConfig, previous: Environmen
                  gitops: GitopsResource) -> dg.MaterializeResult:
         ws, change = gitops.workspace(context.log.info, bound_commit(context)), context.partition_key
         with refusals():
-            record = flow.deployable_plan(ws, unit.name, env.name, change, recorded_plan_id(context, plan_key, change))
-            flow.check_approval(record, config.plan_id, config.approved_by)
-            if previous_key is not None:
-                flow.check_deployed(ws, unit.name, previous.name, change,
-                                    recorded_plan_id(context, previous_key, change))
+            record = _approved_plan(context, ws, unit, env, previous, config)
         context.log.info(f"{unit.name}: plan {record.short_id} for {change} approved by {config.approved_by}")
         return dg.MaterializeResult(metadata={
             "decision": "approved", "plan_id": record.plan_id, "plan_asset": plan_key.to_user_string(),

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from gitops_pipelines_tests.conftest import STATE_BUCKETS
+from gitops_pipelines_tests.conftest import reset_clouds
 from gitops_pipelines_tests.fixtures.infra_repo import API_TOKEN, make_infra_repo
 
 pytestmark = pytest.mark.slow
@@ -38,10 +38,7 @@ class Cli:
 
 @pytest.fixture(scope="module")
 def cli(moto_servers, cloud_env, tmp_path_factory):
-    for name, server in moto_servers.items():
-        server.reset()
-        if name in STATE_BUCKETS:
-            server.create_bucket(STATE_BUCKETS[name])
+    reset_clouds(moto_servers)
     return Cli(make_infra_repo(tmp_path_factory.mktemp("cli") / "repo"))
 
 

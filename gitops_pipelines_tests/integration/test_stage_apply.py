@@ -20,7 +20,7 @@ from gitops_pipelines.core.plan_store import open_plan_store
 from gitops_pipelines.core.stages import ApplyResult
 from gitops_pipelines.core.workspace import Workspace
 from gitops_pipelines.dev.ports import free_port
-from gitops_pipelines_tests.conftest import STATE_BUCKETS
+from gitops_pipelines_tests.conftest import reset_clouds
 
 pytestmark = pytest.mark.slow
 
@@ -34,10 +34,7 @@ def _state_serial(moto_servers) -> int:
 
 @pytest.fixture(scope="module")
 def race(infra_root, moto_servers, tmp_path_factory):
-    for name, server in moto_servers.items():
-        server.reset()
-        if name in STATE_BUCKETS:
-            server.create_bucket(STATE_BUCKETS[name])
+    reset_clouds(moto_servers)
     store_dir = tmp_path_factory.mktemp("plans")
 
     def workspace(environ=None) -> Workspace:

@@ -8,7 +8,7 @@ from gitops_pipelines.core import stages
 from gitops_pipelines.core.config import load_config
 from gitops_pipelines.core.plan_store import open_plan_store
 from gitops_pipelines.core.workspace import Workspace
-from gitops_pipelines_tests.conftest import STATE_BUCKETS
+from gitops_pipelines_tests.conftest import reset_clouds
 from gitops_pipelines_tests.fixtures.infra_repo import make_infra_repo
 
 pytestmark = pytest.mark.slow
@@ -20,10 +20,7 @@ BUCKET_ADDRESS = "module.artifacts.aws_s3_bucket.this"
 @pytest.fixture(scope="module")
 def deployed(moto_servers, cloud_env, tmp_path_factory):
     """The sample project applied to `test` from a private copy of the repository (the tests edit its code)."""
-    for name, server in moto_servers.items():
-        server.reset()
-        if name in STATE_BUCKETS:
-            server.create_bucket(STATE_BUCKETS[name])
+    reset_clouds(moto_servers)
     root = make_infra_repo(tmp_path_factory.mktemp("drift") / "repo")
     ws = Workspace(load_config(root / "gitops.yaml"), log=lambda line: None)
     ws._store = open_plan_store(str(root / "plans"), root, key=b"d" * 32)

@@ -13,7 +13,7 @@ from gitops_pipelines.core.config import load_config
 from gitops_pipelines.core.errors import ConfigError
 from gitops_pipelines.core.plan_store import open_plan_store
 from gitops_pipelines.core.workspace import Workspace
-from gitops_pipelines_tests.conftest import STATE_BUCKETS
+from gitops_pipelines_tests.conftest import reset_clouds
 from gitops_pipelines_tests.fixtures.infra_repo import API_TOKEN, git
 
 pytestmark = pytest.mark.slow
@@ -24,10 +24,7 @@ BASE_SHA = "b" * 40
 @pytest.fixture(scope="module")
 def planned(infra_root, moto_servers, tmp_path_factory):
     """One plan of the sample project for `test`, made on fresh clouds and kept in a private plan store."""
-    for name, server in moto_servers.items():
-        server.reset()
-        if name in STATE_BUCKETS:
-            server.create_bucket(STATE_BUCKETS[name])
+    reset_clouds(moto_servers)
     lines: list[str] = []
     ws = Workspace(load_config(infra_root / "gitops.yaml"), log=lines.append)
     store_dir = tmp_path_factory.mktemp("plans")
