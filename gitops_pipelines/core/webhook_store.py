@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -56,9 +57,24 @@ class WebhookStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         with self._connect() as conn:
-            # journal_mode is a property of the file: set once, every later connection uses WAL
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(_SCHEMA)
+            self._initialise(conn)
+
+    @staticmethod
+    def _initialise(conn: sqlite3.Connection) -> None:
+        """WAL and the schema. Switching to WAL needs the file to itself and SQLite answers "locked" at once,
+        without waiting, when another process opens it at the same moment (the receiver and a sensor): retry."""
+        deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                # journal_mode is a property of the file: set once, every later connection uses WAL
+                if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(_SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
