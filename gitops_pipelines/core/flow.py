@@ -16,7 +16,7 @@ from gitops_pipelines.core.errors import PlanNotFound, PlanRefused, PlanStale, U
 from gitops_pipelines.core.plan_store import PlanRecord, open_plan_store
 from gitops_pipelines.core.plan_store.keys import key_from_setting
 from gitops_pipelines.core.stages import DriftResult, drift
-from gitops_pipelines.core.versioning import bump_from_change, latest_version, module_tag, next_version
+from gitops_pipelines.core.versioning import bump_from_change, latest_version, module_tag, next_version, release_notes
 from gitops_pipelines.core.workspace import Workspace
 
 
@@ -124,10 +124,13 @@ class ModuleRelease:
     bump: str
 
 
-def next_module_release(config: GitopsConfig, unit: UnitConfig, bump: str | None = None) -> ModuleRelease:
-    """The next `<module>-v<semver>` from the repository's tags; the bump is given or read from the head commit."""
+def next_module_release(config: GitopsConfig, unit: UnitConfig, bump: str | None = None,
+                        tags: list[str] | None = None) -> ModuleRelease:
+    """The next `<module>-v<semver>` from the given tags (GitHub's), else the repository's own; the bump is given
+    or read from the head commit."""
     root = config.root
-    tags = _git(root, "tag", "--list").splitlines()
+    if tags is None:
+        tags = _git(root, "tag", "--list").splitlines()
     if not bump:
         message = _git(root, "log", "-1", "--format=%B")
         bump = bump_from_change([], "", [message])
@@ -135,6 +138,23 @@ def next_module_release(config: GitopsConfig, unit: UnitConfig, bump: str | None
     previous = latest_version(unit.name, tags)
     return ModuleRelease(module=unit.name, version=str(version), tag=module_tag(unit.name, version),
                          previous=str(previous) if previous else None, bump=bump)
+
+
+def publish_module_release(release: ModuleRelease, sha: str, *, change: str, repo: Path, gateway=None,
+                           repository: str | None = None, module_path: str | None = None) -> str | None:
+    """Tag `sha` as the release: on GitHub (tag + published Release with notes) when a gateway is given, else as a
+    local git tag in the repository. Safe to repeat. Returns the Release's URL, if any."""
+    if gateway is None:
+        proc = subprocess.run(["git", "tag", release.tag, sha], cwd=repo, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL)
+        if proc.returncode != 0 and _git(repo, "rev-list", "-n1", release.tag) != sha:
+            raise UsageError(f"{release.module}: cannot tag {sha[:12]} as {release.tag}: {proc.stderr.strip()}")
+        return None
+    number = int(change.removeprefix("pr-")) if change.startswith("pr-") and change[3:].isdigit() else 0
+    notes = release_notes(release.module, release.version, number, f"{release.module} {release.version}",
+                          previous=release.previous, repository=repository, module_path=module_path)
+    gateway.create_tag(release.tag, sha)
+    return gateway.create_release(release.tag, release.tag, notes, sha).html_url
 
 
 def _git(cwd: Path, *args: str) -> str:

@@ -39,7 +39,7 @@ def poll_pulls(gateway: GitHubGateway, etag: str | None, since: str | None) -> P
     """What moved since the last poll (etag and since come from the previous PollResult, e.g. via a cursor)."""
     first = f"{gateway._path}/pulls?state=all&sort=updated&direction=desc&per_page={gateway.per_page}"
     headers = {"If-None-Match": etag} if etag and since else None
-    answer_headers, data = gateway._api("polling pull requests", "GET", first, headers=headers)
+    answer_headers, data = gateway.request("polling pull requests", "GET", first, headers=headers)
     if data is None and headers:  # 304 Not Modified
         return PollResult(False, [], False, etag, since)
     new_etag = _header(answer_headers, "ETag")
@@ -55,7 +55,7 @@ def poll_pulls(gateway: GitHubGateway, etag: str | None, since: str | None) -> P
         moved += fresh
         if len(fresh) < len(page) or not url:
             break
-        answer_headers, data = gateway._api("polling pull requests", "GET", url)
+        answer_headers, data = gateway.request("polling pull requests", "GET", url)
         page = [PullRequest.from_json(d) for d in data or []]
         url = next_link(answer_headers)
     return PollResult(True, moved, False, new_etag, max(newest or "", since))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import dagster as dg
 import pytest
 
@@ -17,8 +19,11 @@ def test_module_release_needs_passed_checks_and_records_next_version(gitops_defs
     git(infra_root, "tag", "-f", "bucket-v1.2.3")  # the session's shared repository: removed again below
     try:
         _release_flow(gitops_defs, instance)
+        # without a github: section the release is a local tag on the commit the checks ran on
+        assert git(infra_root, "rev-list", "-n1", "bucket-v1.3.0") == git(infra_root, "rev-parse", "HEAD")
     finally:
         git(infra_root, "tag", "-d", "bucket-v1.2.3")
+        subprocess.run(["git", "tag", "-d", "bucket-v1.3.0"], cwd=infra_root, capture_output=True)
 
 
 def _release_flow(gitops_defs, instance) -> None:

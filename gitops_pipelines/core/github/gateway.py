@@ -88,6 +88,11 @@ class GitHubGateway(Publishing):
             self.log(f"github {self.repository}: {action}; rate budget {remaining}/{limit}{low}")
         return result
 
+    def request(self, action: str, verb: str, path: str, **kwargs: Any) -> tuple[dict, Any]:
+        """A raw REST call with the gateway's auth, retries and rate-budget logging, for callers that need headers
+        (conditional polling with If-None-Match); returns (response headers, JSON)."""
+        return self._api(action, verb, path, **kwargs)
+
     def _paginate(self, action: str, path: str, params: dict | None = None) -> list[dict]:
         items: list[dict] = []
         url: str | None = path
