@@ -294,7 +294,7 @@ def decide_poll(cursor: TriggerCursor, pulls: Iterable[PullRequest], github: Git
         seen.add(pull.number)
         if pull.state != "open":
             if pull.number in d.cursor.pulls:
-                d.closed(pull.number, pull.merged, getattr(pull, "merge_commit_sha", None), pull.head_sha)
+                d.closed(pull.number, pull.merged, pull.merge_commit_sha, pull.head_sha)
             continue
         before = d.cursor.pulls.get(pull.number)
         moved = before is None or before.updated != pull.updated_at or before.recheck
@@ -311,7 +311,7 @@ def decide_poll(cursor: TriggerCursor, pulls: Iterable[PullRequest], github: Git
         pull = github.pull(number)
         if pull.state == "open":  # still open (listed on a page that moved under us): look again next tick
             continue
-        d.closed(number, pull.merged, getattr(pull, "merge_commit_sha", None), pull.head_sha)
+        d.closed(number, pull.merged, pull.merge_commit_sha, pull.head_sha)
     return d.result()
 
 

@@ -172,13 +172,14 @@ def test_pull_request_flow_through_the_polling_sensor(github_env, instance):
     assert record.asset_materialization.metadata["reviewer"].value == "alice"
 
     # merge -> merge for the project, release for the module (modules release on merge)
-    emu.merge(number)
+    merge_sha = emu.merge(number)
     result = sensor.tick()
     by_job = {(r.job_name, r.asset_selection[0].path[0]) for r in result.run_requests}
     assert by_job == {("merge", "storage"), ("release", "bucket")}
     merge = next(r for r in result.run_requests if r.job_name == "merge")
     assert {k.to_user_string() for k in merge.asset_selection} == {"storage/test_deploy", "storage/prod_plan"}
     assert merge.run_key == f"{number}:{head2}:storage:merge" and merge.tags["gitops/head_sha"] == head2
+    assert merge.tags["gitops/merge_sha"] == merge_sha, "runs after a merge are bound to the merge commit"
 
     # and then nothing more
     assert not sensor.tick().run_requests

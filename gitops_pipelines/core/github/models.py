@@ -21,6 +21,7 @@ class PullRequest:
     labels: tuple[str, ...] = ()
     draft: bool = False
     updated_at: str | None = None
+    merge_commit_sha: str | None = None  # the merge commit once merged (runs after a merge are bound to it)
 
     @property
     def change(self) -> str:
@@ -41,6 +42,7 @@ class PullRequest:
             author=(data.get("user") or {}).get("login") or "",
             labels=tuple(label["name"] for label in data.get("labels") or [] if isinstance(label, dict)),
             draft=bool(data.get("draft")), updated_at=data.get("updated_at"),
+            merge_commit_sha=data.get("merge_commit_sha") if merged else None,
         )
 
 
