@@ -41,8 +41,9 @@ class UnitRef:
     kind: str
 
 
-@dataclass(frozen=True)
-class AddPartition:
+class _OfChange:
+    """A decision about one pull request; its Dagster partition is that change."""
+
     pr: int
 
     @property
@@ -51,7 +52,12 @@ class AddPartition:
 
 
 @dataclass(frozen=True)
-class RunPrChecks:
+class AddPartition(_OfChange):
+    pr: int
+
+
+@dataclass(frozen=True)
+class RunPrChecks(_OfChange):
     """The PR-time stages of one unit at one head commit."""
 
     pr: int
@@ -62,16 +68,12 @@ class RunPrChecks:
     job: str = PR_CHECKS
 
     @property
-    def partition_key(self) -> str:
-        return change_key(self.pr)
-
-    @property
     def run_key(self) -> str:
         return f"{self.pr}:{self.head_sha}:{self.unit}:{self.job}"
 
 
 @dataclass(frozen=True)
-class RecordApproval:
+class RecordApproval(_OfChange):
     """A reviewer's approving review of commit_id; `approved` only when that commit is the head the checks ran on."""
 
     pr: int
@@ -83,16 +85,12 @@ class RecordApproval:
     approvers: tuple[str, ...] = ()
 
     @property
-    def partition_key(self) -> str:
-        return change_key(self.pr)
-
-    @property
     def key(self) -> str:
         return f"{self.pr}:{self.commit_id}:{self.unit}:approval:{self.reviewer}"
 
 
 @dataclass(frozen=True)
-class RunMerge:
+class RunMerge(_OfChange):
     """After a merge: a project runs `merge` (test deploy, prod plan); a module runs `release` (its next version)."""
 
     pr: int
@@ -106,10 +104,6 @@ class RunMerge:
         return RELEASE if self.kind == "module" else MERGE
 
     @property
-    def partition_key(self) -> str:
-        return change_key(self.pr)
-
-    @property
     def run_key(self) -> str:
         # the head, not the merge commit: the stored plans are bound to the head, and polling may not see the
         # merge commit; one merge per head is what must not repeat
@@ -117,15 +111,11 @@ class RunMerge:
 
 
 @dataclass(frozen=True)
-class CleanUp:
+class CleanUp(_OfChange):
     """Closed without merge: pending work of the change is dropped."""
 
     pr: int
     head_sha: str
-
-    @property
-    def partition_key(self) -> str:
-        return change_key(self.pr)
 
 
 Decision = Union[AddPartition, RunPrChecks, RecordApproval, RunMerge, CleanUp]
