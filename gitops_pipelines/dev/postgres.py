@@ -155,23 +155,20 @@ class PostgresServer:
 
     def create_database(self, db_name: str) -> str:
         """Create a database (e.g. one per test) and return its name."""
-        from psycopg2 import sql
-
-        conn = self.connect("postgres")
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db_name)))
-        finally:
-            conn.close()
+        self._admin("CREATE DATABASE {}", db_name)
         return db_name
 
     def drop_database(self, db_name: str) -> None:
+        self._admin("DROP DATABASE IF EXISTS {} WITH (FORCE)", db_name)
+
+    def _admin(self, statement: str, db_name: str) -> None:
+        """One statement about a database, run from the maintenance database (it cannot run inside a transaction)."""
         from psycopg2 import sql
 
         conn = self.connect("postgres")
         try:
             with conn.cursor() as cur:
-                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db_name)))
+                cur.execute(sql.SQL(statement).format(sql.Identifier(db_name)))
         finally:
             conn.close()
 
