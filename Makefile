@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat setup.py | sha256sum | cut -c1-12)
 PYTEST_ARGS ?=
+# GitHub's published contract, beside the checkout; the emulator needs it (an environment variable overrides it).
+GITOPS_GITHUB_CONTRACT ?= $(CURDIR)/../shared/github-contract
 
 .PHONY: install test unit run validate bench clean
 
@@ -26,7 +28,11 @@ unit: $(STAMP)
 
 ## Dagster webserver + daemon on 127.0.0.1 against the sample infrastructure (moto as its cloud).
 run: $(STAMP)
-	$(BIN)/python -m gitops_pipelines.dev.run
+	$(BIN)/python -m gitops_pipelines_dev.run --github-contract "$(GITOPS_GITHUB_CONTRACT)"
+
+## `dagster definitions validate` on the sample gitops.yaml, with the variables it reads set to placeholders.
+validate: $(STAMP)
+	$(BIN)/python -m gitops_pipelines_dev.validate
 
 ## Benchmarks print ratios against raw Terraform (or core) measured in the same run; see benchmarks/README.md.
 bench: $(STAMP)

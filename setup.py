@@ -9,7 +9,10 @@ setup(
     name="gitops_pipelines",
     version="0.1.0",
     description="GitOps delivery for Terraform on Dagster: stored plans, ephemeral tests, approvals, audit trail.",
-    packages=find_packages(exclude=["gitops_pipelines_tests*"]),
+    # Only the product: gitops_pipelines_dev (emulator, local services, `make run`) and the tests run from the checkout.
+    # Not a glob "gitops_pipelines*": that matches gitops_pipelines_dev too.
+    packages=find_packages(include=["gitops_pipelines", "gitops_pipelines.*"]),
+    package_data={"gitops_pipelines.core.policy": ["rules/*.rego"]},  # the default policy pack, loaded at run time
     python_requires=">=3.10",
     install_requires=[
         f"dagster=={DAGSTER}",
@@ -40,6 +43,7 @@ setup(
             "jsonschema>=4.20",
             "referencing",
             "httpx",
+            "wheel",  # the packaging test builds the wheel without build isolation
         ],
     },
     entry_points={"console_scripts": ["gitops-pipelines=gitops_pipelines.cli:main"]},

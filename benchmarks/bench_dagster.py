@@ -29,11 +29,12 @@ sys.path.insert(0, str(ROOT))
 import dagster as dg  # noqa: E402
 
 from gitops_pipelines.core import stages  # noqa: E402
-from gitops_pipelines.core.flow import open_workspace  # noqa: E402
+from gitops_pipelines.core.workspace import open_workspace  # noqa: E402
 from gitops_pipelines.definitions import build_definitions  # noqa: E402
-from gitops_pipelines.dev.infra import cloud_environ, make_infra_repo  # noqa: E402
-from gitops_pipelines.dev.moto import MotoServer  # noqa: E402
+from gitops_pipelines.defs.run_tags import change_tags  # noqa: E402
 from gitops_pipelines.resources import GitopsResource  # noqa: E402
+from gitops_pipelines_dev.infra import cloud_environ, git, make_infra_repo  # noqa: E402
+from gitops_pipelines_dev.moto import MotoServer  # noqa: E402
 
 PLAN_KEY = "bench-plan-key"
 TEST_PLAN = dg.AssetKey(["storage", "test_plan"])
@@ -72,13 +73,15 @@ def _timed_plan(plan):
 def run_dagster(instance: dg.DagsterInstance, n: int, executor: str) -> float:
     key = f"pr-{n}"
     instance.add_dynamic_partitions("changes", [key])
+    tags = change_tags(head_sha=git(Path(os.environ["GITOPS_CONFIG"]).parent, "rev-parse", "HEAD"))  # as the sensor
     start = time.perf_counter()
     if executor == "in_process":
-        result = pr_checks_job().execute_in_process(instance=instance, partition_key=key, asset_selection=[TEST_PLAN])
+        result = pr_checks_job().execute_in_process(instance=instance, partition_key=key, asset_selection=[TEST_PLAN],
+                                                    tags=tags)
         ok = result.success
     else:
         with dg.execute_job(dg.reconstructable(pr_checks_job), instance=instance, asset_selection=[TEST_PLAN],
-                            tags={"dagster/partition": key}) as result:
+                            tags={"dagster/partition": key, **tags}) as result:
             ok = result.success
     elapsed = time.perf_counter() - start
     if not ok:

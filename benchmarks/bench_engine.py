@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -25,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gitops_pipelines.core.terraform import TerraformRunner  # noqa: E402
-from gitops_pipelines.dev.moto import MotoServer  # noqa: E402
+from gitops_pipelines_dev.moto import MotoServer  # noqa: E402
 from gitops_pipelines_tests.fixtures.infra_repo import cloud_environ, make_infra_repo  # noqa: E402
 
 UNIT = "projects/storage"

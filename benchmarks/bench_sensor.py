@@ -18,15 +18,17 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+CHECKOUT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(CHECKOUT))
 
 import dagster as dg  # noqa: E402
 
 from gitops_pipelines.core.config import load_config  # noqa: E402
-from gitops_pipelines.defs.sensors import POLL_SENSOR, build_sensors  # noqa: E402
-from gitops_pipelines.dev.infra import SAMPLE  # noqa: E402
-from gitops_pipelines.github_emulator import Emulator  # noqa: E402
+from gitops_pipelines.defs.github.sensors import POLL_SENSOR, build_sensors  # noqa: E402
 from gitops_pipelines.resources.github import GitHubResource  # noqa: E402
+from gitops_pipelines_dev.contract import ENV_VAR, GitHubContract  # noqa: E402
+from gitops_pipelines_dev.github_emulator import Emulator  # noqa: E402
+from gitops_pipelines_dev.infra import SAMPLE  # noqa: E402
 
 REPO = "acme/infra"
 FAKE_ENV = {"TF_PROVIDER_MIRROR": "/nonexistent", "TEST_AWS_ENDPOINT": "http://127.0.0.1:1",
@@ -54,10 +56,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pulls", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--github-contract", metavar="DIR",
+                        default=os.environ.get(ENV_VAR) or str(CHECKOUT.parent / "shared" / "github-contract"),
+                        help=f"GitHub's published contract folder (default: ${ENV_VAR}, else ../shared/github-contract)")
     args = parser.parse_args()
     os.environ.update({k: os.environ.get(k, v) for k, v in FAKE_ENV.items()})
 
-    with tempfile.TemporaryDirectory() as tmp, Emulator() as emu, dg.instance_for_test() as inst:
+    contract = GitHubContract(args.github_contract)
+    with tempfile.TemporaryDirectory() as tmp, Emulator(contract) as emu, dg.instance_for_test() as inst:
         t0 = time.perf_counter()
         config_path = setup(emu, Path(tmp), args.pulls)
         print(f"setup: {args.pulls} open pull requests in {time.perf_counter() - t0:.1f}s")

@@ -1,15 +1,27 @@
-"""Session-wide real services: one moto server per environment, reset between tests."""
+"""Session-wide real services: one moto server per environment, reset between tests; GitHub's published contract."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
-from gitops_pipelines.dev.moto import MotoServer
+from gitops_pipelines_dev.contract import ENV_VAR, GitHubContract
+from gitops_pipelines_dev.moto import MotoServer
 
 pytest_plugins = ["gitops_pipelines_tests.conftest_services"]
 
 CLOUDS = ("test", "prod", "sandbox")
 STATE_BUCKETS = {"test": "tfstate-test", "prod": "tfstate-prod"}
+# The contract folder beside the checkout, unless $GITOPS_GITHUB_CONTRACT names another.
+GITHUB_CONTRACT_DIR = Path(os.environ.get(ENV_VAR) or Path(__file__).resolve().parents[2] / "shared" / "github-contract")
+
+
+@pytest.fixture(scope="session")
+def github_contract() -> GitHubContract:
+    """GitHub's published contract (OpenAPI subset, webhook examples and schemas), read once per session."""
+    return GitHubContract(GITHUB_CONTRACT_DIR)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gitops_pipelines.dev.postgres import PostgresServer
+from gitops_pipelines_dev.postgres import PostgresServer
 
 
 @pytest.fixture(scope="session")

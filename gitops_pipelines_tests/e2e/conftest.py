@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gitops_pipelines.dev.dagster_procs import DagsterProcesses
+from gitops_pipelines_dev.dagster_procs import DagsterProcesses
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOCATION = "gitops_pipelines"

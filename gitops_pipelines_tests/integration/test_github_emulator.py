@@ -8,8 +8,8 @@ import github
 import httpx
 import pytest
 
-from gitops_pipelines.github_emulator import Emulator
-from gitops_pipelines.github_emulator.openapi_check import check
+from gitops_pipelines_dev.github_emulator import Emulator
+from gitops_pipelines_dev.github_emulator.openapi_check import check
 
 OWNER, NAME = "acme", "infra"
 FILES = {"README.md": "# infra\n", "projects/app/main.tf": 'resource "null_resource" "a" {}\n',
@@ -17,8 +17,8 @@ FILES = {"README.md": "# infra\n", "projects/app/main.tf": 'resource "null_resou
 
 
 @pytest.fixture(scope="module")
-def emulator():
-    with Emulator() as emu:
+def emulator(github_contract):
+    with Emulator(github_contract) as emu:
         emu.create_repo(OWNER, NAME, FILES)
         yield emu
 
@@ -28,7 +28,7 @@ def every_answer_meets_the_contract(emulator):
     """Validate every exchange of the test against the OpenAPI subset (openapi-core)."""
     start = len(emulator.exchanges)
     yield
-    report = check(emulator.exchanges[start:])
+    report = check(emulator.exchanges[start:], emulator.contract)
     assert not report.failures, report.summary()
 
 
@@ -208,5 +208,7 @@ def test_issue_for_work_item_check(emulator, repo):
     issue = repo.get_issue(number)
     assert (issue.title, issue.state, issue.pull_request) == ("Add a bucket", "open", None)
     assert repo.get_issue(1).pull_request is not None
-    report = check(emulator.exchanges[-2:])
-    assert len(report.exempt) == 2  # GET /issues/{n} is outside the subset
+    report = check(emulator.exchanges[-2:], emulator.contract)
+    # GET /issues/{n} is in the subset; an open issue's `state_reason: null` is the known upstream quirk
+    assert (len(report.validated), report.exempt, report.failures) == (2, [], [])
+    assert report.quirks[0][0] is emulator.exchanges[-2] and all("state_reason" in why for _, why in report.quirks)

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from github.GithubRetry import GithubRetry
 
-from gitops_pipelines.core.github_contract import validate
-from gitops_pipelines.dev.ports import free_port, wait_for_http
-from gitops_pipelines.github_emulator import Emulator
+from gitops_pipelines_dev.checkout import python_env
+from gitops_pipelines_dev.github_emulator import Emulator
+from gitops_pipelines_dev.ports import free_port, wait_for_http
 
 SECRET = "s3cret"
 
@@ -45,8 +45,8 @@ def receiver():
 
 
 @pytest.fixture(scope="module")
-def emulator(receiver):
-    with Emulator(rate_limit=1000) as emu:
+def emulator(receiver, github_contract):
+    with Emulator(github_contract, rate_limit=1000) as emu:
         emu.create_repo("acme", "infra", {"README.md": "# infra\n"})
         emu.add_webhook(receiver, SECRET)
         yield emu
@@ -77,8 +77,8 @@ def test_retry_rides_out_outages_and_secondary_rate_limits(emulator):
     assert gh(emulator, retry).get_repo("acme/infra").name == "infra"
 
 
-def test_primary_rate_limit_runs_out():
-    with Emulator(rate_limit=2) as emu:
+def test_primary_rate_limit_runs_out(github_contract):
+    with Emulator(github_contract, rate_limit=2) as emu:
         emu.create_repo("acme", "infra", {"README.md": "x\n"})
         client = gh(emu)
         client.get_repo("acme/infra")
@@ -103,7 +103,7 @@ def test_webhooks_are_signed_and_valid(emulator):
         assert hmac.compare_digest(headers["X-Hub-Signature-256"], expected)
         uuid.UUID(headers["X-GitHub-Delivery"])
         payload = json.loads(body)
-        validate(payload, headers["X-GitHub-Event"], payload.get("action"))
+        emulator.contract.validate(payload, headers["X-GitHub-Event"], payload.get("action"))
         seen.append((headers["X-GitHub-Event"], payload.get("action"), payload.get("ref")))
     assert seen == [("push", None, "refs/heads/feature"), ("pull_request", "opened", None),
                     ("pull_request_review", "submitted", None), ("push", None, "refs/heads/main"),
@@ -111,11 +111,13 @@ def test_webhooks_are_signed_and_valid(emulator):
     assert all(d.responses for d in emulator.deliveries()[-5:])
 
 
-def test_command_line_runner(tmp_path):
+def test_command_line_runner(tmp_path, github_contract):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "gitops_pipelines.github_emulator", "--port", str(port),
-                             "--repo", "acme/demo", "--git-dir", str(tmp_path / "demo.git")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # From another directory: the checkout reaches the child through PYTHONPATH, not through its working directory.
+    proc = subprocess.Popen([sys.executable, "-m", "gitops_pipelines_dev.github_emulator", "--port", str(port),
+                             "--repo", "acme/demo", "--git-dir", str(tmp_path / "demo.git"),
+                             "--github-contract", str(github_contract.root)],
+                            cwd=tmp_path, env=python_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/rate_limit", timeout=30, proc=proc)
         client = github.Github(base_url=f"http://127.0.0.1:{port}", auth=github.Auth.Token("t"), retry=None)

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 import jsonschema
 import pytest
 from pydantic import ValidationError
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT7
+from referencing import Registry
 
-from gitops_pipelines.core.github_events import (
+from gitops_pipelines.core.github.events import (
     HANDLED_EVENTS,
     ZERO_SHA,
     InvalidEventPayload,
@@ -26,18 +24,11 @@ from gitops_pipelines.core.github_events import (
     is_handled,
     parse_event,
 )
+from gitops_pipelines_tests.conftest import GITHUB_CONTRACT_DIR
 
-
-def contract_dir() -> Path:
-    """../shared/github-contract beside the checkout, or $GITOPS_GITHUB_CONTRACT."""
-    override = os.environ.get("GITOPS_GITHUB_CONTRACT")
-    path = Path(override) if override else Path(__file__).resolve().parents[2].parent / "shared" / "github-contract"
-    if not (path / "webhooks").is_dir():
-        raise RuntimeError(f"GitHub contract data not found at {path}: set GITOPS_GITHUB_CONTRACT to its folder")
-    return path
-
-
-CONTRACT = contract_dir()
+# Module level because the examples parametrize tests at collection time; the same folder the `github_contract`
+# session fixture reads (../shared/github-contract beside the checkout, or $GITOPS_GITHUB_CONTRACT).
+CONTRACT = GITHUB_CONTRACT_DIR
 EXAMPLES = sorted((CONTRACT / "webhooks").glob("*/*.json"))
 SCHEMAS = CONTRACT / "webhook-schemas" / "octokit" / "payload-schemas" / "api.github.com"
 GHES_TAG_PUSH = "push/tag-created.ghes-3.5.json"
@@ -59,12 +50,10 @@ def load(name: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def schema_registry() -> Registry:
-    resources = []
-    for path in SCHEMAS.rglob("*.schema.json"):
-        contents = json.loads(path.read_text())
-        resources.append((contents["$id"], Resource.from_contents(contents, default_specification=DRAFT7)))
-    return Registry().with_resources(resources)
+def schema_registry(github_contract) -> Registry:
+    """Every octokit payload schema keyed by its `$id` (the session contract builds the registry once)."""
+    assert github_contract.octokit_schema_dir == SCHEMAS
+    return github_contract.octokit_registry
 
 
 def schema_errors(registry: Registry, example: Path) -> list[jsonschema.ValidationError]:

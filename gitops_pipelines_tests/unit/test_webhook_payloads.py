@@ -7,14 +7,14 @@ import json
 
 import pytest
 
-from gitops_pipelines.core.github_contract import octokit_registry, validate, webhook_errors, webhook_example
-from gitops_pipelines.github_emulator import Emulator
+from gitops_pipelines_dev.contract import GitHubContract
+from gitops_pipelines_dev.github_emulator import Emulator
 
 
 @pytest.fixture(scope="module")
-def emulator():
+def emulator(github_contract):
     """No HTTP server: the payload builders only need the state and the git repository."""
-    emu = Emulator()
+    emu = Emulator(github_contract)
     emu.create_repo("acme", "infra", {"README.md": "# infra\n", "main.tf": "# v1\n"})
     emu.commit("feature", {"main.tf": "# v2\n", "new.tf": "# new\n"}, "Change main")
     number = emu.open_pull("feature", "Change main", "Why: tests")
@@ -26,7 +26,7 @@ def emulator():
     emu.merge(number)
     emu.commit("abandoned", {"x.tf": "# x\n"}, "Try something")
     emu.close(emu.open_pull("abandoned", "Abandoned"))
-    from gitops_pipelines.github_emulator.models import Release
+    from gitops_pipelines_dev.github_emulator.models import Release
 
     emu.repo.add_release(Release(emu.state.next_id(), "v1.0.0", "main", "v1.0.0", "notes", False, False, "alice"))
     yield emu
@@ -65,7 +65,7 @@ CASES = {
 def test_payload_validates_against_octokit_schema(emulator, case):
     event, action, where = CASES[case]
     for payload in only(emulator, event, action, **where):
-        assert webhook_errors(payload, event, action) == []
+        assert emulator.contract.webhook_errors(payload, event, action) == []
         text = json.dumps(payload)
         assert "Codertocat" not in text and "Hello-World" not in text  # nothing left over from the examples
 
@@ -102,17 +102,22 @@ def test_release_published_tags_main(emulator):
     assert "v1.0.0" in emulator.repo.git.tags()
 
 
-def test_real_examples_still_validate():
+def test_real_examples_still_validate(github_contract):
     """The templates themselves conform, so a failure above is the emulator's, not the contract's."""
     for event, name in [("pull_request", "opened"), ("pull_request", "closed"), ("pull_request_review", "submitted"),
                         ("push", "branch"), ("release", "published")]:
-        example = webhook_example(event, name)
-        validate(example, event, example.get("action"))
+        example = github_contract.webhook_example(event, name)
+        github_contract.validate(example, event, example.get("action"))
 
 
-def test_validate_names_what_is_wrong():
-    broken = webhook_example("pull_request", "opened")
+def test_validate_names_what_is_wrong(github_contract):
+    broken = github_contract.webhook_example("pull_request", "opened")
     broken["pull_request"]["merged"] = "yes"
     with pytest.raises(ValueError, match="pull_request/merged"):
-        validate(broken, "pull_request", "opened")
-    assert "common/user.schema.json" in octokit_registry()
+        github_contract.validate(broken, "pull_request", "opened")
+    assert "common/user.schema.json" in github_contract.octokit_registry
+
+
+def test_a_missing_contract_folder_says_what_to_pass(tmp_path):
+    with pytest.raises(FileNotFoundError, match="--github-contract or \\$GITOPS_GITHUB_CONTRACT"):
+        GitHubContract(tmp_path / "nowhere")

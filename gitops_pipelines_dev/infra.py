@@ -1,5 +1,5 @@
-"""The sample infrastructure repository (one module, one project), as a real git repository, and the
-environment its gitops.yaml reads; used by the tests and by `make run`."""
+"""The sample infrastructure repository (`sample_infra/`: one module, one project), as a real git repository, and
+the environment its gitops.yaml reads; used by the tests and by `make run`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-SAMPLE = Path(__file__).resolve().parents[2] / "gitops_pipelines_tests" / "fixtures" / "infra"
+SAMPLE = Path(__file__).resolve().parent / "sample_infra"
 API_TOKEN = "tok-9f3b2c71-very-secret"  # a sensitive variable; must never show up in logs or stored JSON
 
 
@@ -26,7 +26,7 @@ def make_infra_repo(dest: Path, source: Path = SAMPLE) -> Path:
 
 def cloud_environ(moto_servers) -> dict[str, str]:
     """What gitops.yaml of the sample reads from the environment: endpoints, credentials, the provider mirror."""
-    from gitops_pipelines.dev.mirror import find_provider_mirror
+    from gitops_pipelines_dev.mirror import find_provider_mirror
 
     env = dict(moto_servers["test"].aws_env())
     env.pop("AWS_ENDPOINT_URL")

@@ -9,9 +9,10 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SQLITE_YAML = PROJECT_ROOT / "dagster.yaml"
-POSTGRES_YAML = PROJECT_ROOT / "dagster.postgres.yaml"
+from gitops_pipelines_dev.checkout import CHECKOUT_ROOT
+
+SQLITE_YAML = CHECKOUT_ROOT / "dagster.yaml"
+POSTGRES_YAML = CHECKOUT_ROOT / "dagster.postgres.yaml"
 PG_DEFAULTS = {"DAGSTER_PG_PORT": "5432", "DAGSTER_PG_USER": "postgres", "DAGSTER_PG_PASSWORD": "",
                "DAGSTER_PG_DB": "dagster"}
 

@@ -8,7 +8,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from gitops_pipelines.dev.ports import free_port, wait_for_http
+from gitops_pipelines_dev.ports import free_port, wait_for_http
 
 REGION = "us-east-1"
 # moto accepts any credentials; these are distinctive so masking them never hides an ordinary word in a log.

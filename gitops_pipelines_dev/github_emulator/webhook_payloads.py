@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from gitops_pipelines.core.github_contract import webhook_example
-
 from . import rest_payloads as rest
 from . import rest_pulls
 from .git import ZERO_SHA
@@ -24,8 +22,12 @@ if TYPE_CHECKING:
 _NULLABLE_USERS = {"merged_by", "assignee", "closed_by"}
 
 
-def _templates() -> dict[str, Any]:
-    opened = webhook_example("pull_request", "opened")
+def _example(repo: "RepoState", event: str, name: str) -> dict[str, Any]:
+    return repo.state.contract.webhook_example(event, name)
+
+
+def _templates(repo: "RepoState") -> dict[str, Any]:
+    opened = _example(repo, "pull_request", "opened")
     return {"user": opened["sender"], "pull_request": opened["pull_request"], "repository": opened["repository"]}
 
 
@@ -43,15 +45,15 @@ def conform(template: Any, value: Any, key: str | None = None, users: dict | Non
 
 
 def _sender(repo: "RepoState", login: str) -> dict:
-    return conform(_templates()["user"], rest.user(repo.state, login))
+    return conform(_templates(repo)["user"], rest.user(repo.state, login))
 
 
 def _repository(repo: "RepoState", template: dict | None = None) -> dict:
-    return conform(template or _templates()["repository"], rest.repository(repo))
+    return conform(template or _templates(repo)["repository"], rest.repository(repo))
 
 
 def _pull(repo: "RepoState", pr: "PullRequest", template: dict | None = None) -> dict:
-    t = _templates()
+    t = _templates(repo)
     return conform(template or t["pull_request"], rest_pulls.pull_request(repo, pr), users=t["user"])
 
 
@@ -66,7 +68,7 @@ def pull_request(repo: "RepoState", pr: "PullRequest", action: str, sender: str,
 
 def review_submitted(repo: "RepoState", pr: "PullRequest", review: "Review") -> dict:
     """pull_request_review.submitted; the review state is lower case in webhooks (`approved`)."""
-    example = webhook_example("pull_request_review", "submitted")
+    example = _example(repo, "pull_request_review", "submitted")
     body = conform(example["review"], rest.review(repo, review))
     body["state"] = review.state.lower()
     body["body"] = review.body or None
@@ -76,7 +78,7 @@ def review_submitted(repo: "RepoState", pr: "PullRequest", review: "Review") -> 
 
 def release(repo: "RepoState", rel: "Release", action: str) -> dict:
     """release.created / release.published."""
-    example = webhook_example("release", action)
+    example = _example(repo, "release", action)
     return {"action": action, "release": conform(example["release"], rest.release(repo, rel)),
             "repository": _repository(repo), "sender": _sender(repo, rel.author)}
 
@@ -102,7 +104,7 @@ def _push_commit(repo: "RepoState", sha: str, template: dict) -> dict:
 
 def push(repo: "RepoState", ref: str, before: str, after: str, pusher: str) -> dict:
     """push: one ref moved from before to after (ZERO_SHA for a created or deleted ref)."""
-    example = webhook_example("push", "branch")
+    example = _example(repo, "push", "branch")
     created, deleted = before == ZERO_SHA, after == ZERO_SHA
     git = repo.git
     if deleted:

@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Mapping
 
-from gitops_pipelines.dev.ports import free_port, wait_for_http
+from gitops_pipelines_dev.ports import free_port, wait_for_http
 
 TERMINAL_RUN_STATUSES = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import uvicorn
 
-from gitops_pipelines.dev.ports import free_port
+from gitops_pipelines_dev.contract import GitHubContract
+from gitops_pipelines_dev.ports import free_port
 
 from .app import build_app
 from .repo_state import RepoState
@@ -19,15 +20,18 @@ from .webhooks import Delivery
 
 
 class Emulator:
-    """A stateful GitHub REST API on 127.0.0.1 backed by real git; helper methods act on the default repository."""
+    """A stateful GitHub REST API on 127.0.0.1 backed by real git; helper methods act on the default repository.
+    contract: GitHub's published contract, whose webhook examples shape the payloads it sends."""
 
-    def __init__(self, *, port: int | None = None, host: str = "127.0.0.1", root: str | Path | None = None,
-                 login: str = DEFAULT_LOGIN, token_users: dict[str, str] | None = None, rate_limit: int = 5000):
+    def __init__(self, contract: GitHubContract, *, port: int | None = None, host: str = "127.0.0.1",
+                 root: str | Path | None = None, login: str = DEFAULT_LOGIN, token_users: dict[str, str] | None = None,
+                 rate_limit: int = 5000):
+        self.contract = contract
         self.host, self.port = host, port or free_port()
         self._owned_root = root is None
         self.root = Path(root or tempfile.mkdtemp(prefix="github-emulator-"))
-        self.state = EmulatorState(self.base_url, root=self.root, login=login, token_users=token_users,
-                                   rate_limit=rate_limit)
+        self.state = EmulatorState(self.base_url, root=self.root, contract=contract, login=login,
+                                   token_users=token_users, rate_limit=rate_limit)
         self.app = build_app(self.state)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from gitops_pipelines.dev.ports import free_port
+from gitops_pipelines_dev.ports import free_port
 
 PG_USER = "postgres"
 SYSTEM_USER = "postgres"  # the account the server runs as when we are root

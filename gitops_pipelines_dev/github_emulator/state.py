@@ -8,10 +8,14 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .git import GitRepo
 from .repo_state import RepoState
 from .webhooks import WebhookDispatcher
+
+if TYPE_CHECKING:
+    from gitops_pipelines_dev.contract import GitHubContract
 
 DEFAULT_LOGIN = "gitops-pipelines[bot]"
 
@@ -54,9 +58,10 @@ class RateLimit:
 class EmulatorState:
     """Everything the HTTP routes read and the test helpers change, guarded by one re-entrant lock."""
 
-    def __init__(self, base_url: str, *, root: str | Path, login: str = DEFAULT_LOGIN,
+    def __init__(self, base_url: str, *, root: str | Path, contract: "GitHubContract", login: str = DEFAULT_LOGIN,
                  token_users: dict[str, str] | None = None, rate_limit: int = 5000, record: int = 20000):
         self.base_url = base_url.rstrip("/")
+        self.contract = contract  # the real webhook examples fix the shape of every payload we send
         self.root = Path(root)
         self.lock = threading.RLock()
         self.login = login
