@@ -1,25 +1,27 @@
 """`gitops-pipelines`: the core use cases from a terminal or a script.
 
-Exit codes: 0 ok, 1 the stage failed, 2 usage or config error (for `drift`: drift found), 3 refused
-(tampered, stale or wrongly bound plan).
+Exit codes: 0 ok, 1 the stage failed, 2 usage or config error, 3 refused (tampered, stale or wrongly bound
+plan), 4 drift found (`drift` only).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from gitops_pipelines.core import stages
-from gitops_pipelines.core.config import load_config, resolve_config_path
-from gitops_pipelines.core.flow import open_workspace
+from gitops_pipelines.core.config import resolve_config_path
 from gitops_pipelines.core.errors import GitopsError
-from gitops_pipelines.core.workspace import Workspace
+from gitops_pipelines.core.plan_store.keys import ENV_VAR as PLAN_KEY_ENV
+from gitops_pipelines.core.vocabulary import EPHEMERAL_TEST, SYNTAX
+from gitops_pipelines.core.workspace import Workspace, open_workspace
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
-EXIT_DRIFT = 2
+EXIT_DRIFT = 4  # its own code: a script can tell drift from a typo in the command line
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,9 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     cfg.add_argument("action", choices=["check"])
     at_commit = argparse.ArgumentParser(add_help=False)
     at_commit.add_argument("--commit", help="run on a checkout of this commit (a git worktree; fetched if missing)")
-    for name, text in (("syntax", "fmt, init without backend, validate"),
-                       ("ephemeral", "deploy to a throwaway sandbox, check, destroy")):
-        p = sub.add_parser(name, parents=[common, at_commit], help=text)
+    for name, text, aliases in ((SYNTAX, "fmt, init without backend, validate", []),
+                                (EPHEMERAL_TEST, "deploy to a throwaway sandbox, check, destroy", ["ephemeral"])):
+        p = sub.add_parser(name, parents=[common, at_commit], help=text, description=text, aliases=aliases)
         p.add_argument("unit")
     p = sub.add_parser("plan", parents=[common, at_commit],
                        help="plan a project for one environment and store the plan")
@@ -57,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--change", help="refuse unless the plan belongs to this change")
     p.add_argument("--head-sha", help="refuse unless the plan was made at this commit")
     p.add_argument("--by", help="who applies (recorded)")
-    p = sub.add_parser("drift", parents=[common], help="report drift; never applies (exit 2 = drift found)")
+    p = sub.add_parser("drift", parents=[common], help="report drift; never applies (exit 4 = drift found)")
     p.add_argument("unit")
     p.add_argument("--env", required=True)
     plans = sub.add_parser("plans", parents=[common], help="stored plans")
@@ -80,11 +82,9 @@ def _stderr(line: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        commit = getattr(args, "commit", None)
-        if commit:  # the code planned is exactly the commit recorded in the binding
-            ws = open_workspace(resolve_config_path(args.config), log=_stderr, commit=commit)
-        else:
-            ws = Workspace(load_config(args.config), log=_stderr)
+        # with --commit, the code planned is exactly the commit recorded in the binding
+        ws = open_workspace(resolve_config_path(args.config), log=_stderr, commit=getattr(args, "commit", None),
+                            plan_key=os.environ.get(PLAN_KEY_ENV))
         payload, text, code = COMMANDS[_command_name(args)](ws, args)
     except GitopsError as exc:
         if args.json:
@@ -168,8 +168,8 @@ def _plans_verify(ws: Workspace, args):
 
 
 COMMANDS: dict[str, Callable] = {
-    "config": _config_check, "syntax": _syntax, "ephemeral": _ephemeral, "plan": _plan, "apply": _apply,
-    "drift": _drift, "plans list": _plans_list, "plans show": _plans_show, "plans verify": _plans_verify,
+    "config": _config_check, SYNTAX: _syntax, EPHEMERAL_TEST: _ephemeral, "ephemeral": _ephemeral, "plan": _plan,
+    "apply": _apply, "drift": _drift, "plans list": _plans_list, "plans show": _plans_show, "plans verify": _plans_verify,
 }
 
 

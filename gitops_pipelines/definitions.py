@@ -11,8 +11,7 @@ import warnings
 import dagster as dg
 
 from gitops_pipelines.core.config import load_config, resolve_config_path
-from gitops_pipelines.defs import build_unit_defs
-from gitops_pipelines.defs.sensors import build_sensors
+from gitops_pipelines.defs import build_defs
 from gitops_pipelines.resources import GitopsResource
 from gitops_pipelines.resources.github import WEBHOOK_DB_ENV, GitHubResource, no_github
 
@@ -34,8 +33,7 @@ def build_definitions(config_path: str | os.PathLike | None = None, *,
     resources = {"gitops": resource, "github": github if config.github is not None else no_github()}
     # Materializing from the asset graph runs in-process too: no step process to start (see defs/jobs.py).
     rules = dg.Definitions(resources=resources, executor=dg.in_process_executor)
-    unit_defs = build_unit_defs(config)
-    defs = dg.Definitions.merge(unit_defs, build_sensors(config, jobs=unit_defs.jobs), rules)
+    defs = dg.Definitions.merge(build_defs(config), rules)
     with warnings.catch_warnings():  # map_asset_specs is marked preview in 1.13; its behaviour here is plain
         warnings.simplefilter("ignore", dg.PreviewWarning)
         return defs.map_asset_specs(func=_project_rules)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 
 MASK = "***"
 _SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE|CREDENTIAL|SESSION|_KEY$|^TF_VAR_", re.IGNORECASE)
-_MIN_LEN = 4  # shorter values would mask ordinary words
+MIN_SECRET_LEN = 4  # shorter values would mask ordinary words
 
 
 def secret_env_values(env: Mapping[str, str], extra_names: Iterable[str] = ()) -> list[str]:
@@ -17,15 +17,17 @@ def secret_env_values(env: Mapping[str, str], extra_names: Iterable[str] = ()) -
 
 
 class Redactor:
-    """Replaces every known secret value with ***; longest first so overlapping values mask fully."""
+    """Replaces every known secret value with the mask (***); longest first so overlapping values mask fully,
+    in one pass so a replacement is never matched again by a shorter secret."""
 
-    def __init__(self, secrets: Iterable[str] = ()):
+    def __init__(self, secrets: Iterable[str] = (), mask: str = MASK):
+        self.mask = mask
         self._secrets: set[str] = set()
         self._pattern: re.Pattern | None = None
         self.add(secrets)
 
     def add(self, secrets: Iterable[str]) -> "Redactor":
-        new = {s for s in secrets if s and len(s) >= _MIN_LEN}
+        new = {s for s in secrets if s and len(s) >= MIN_SECRET_LEN}
         if new - self._secrets:
             self._secrets |= new
             ordered = sorted(self._secrets, key=len, reverse=True)
@@ -35,7 +37,7 @@ class Redactor:
     def __call__(self, text: str) -> str:
         if not text or self._pattern is None:
             return text
-        return self._pattern.sub(MASK, text)
+        return self._pattern.sub(self.mask, text)
 
     def child(self, secrets: Iterable[str]) -> "Redactor":
-        return Redactor(self._secrets).add(secrets)
+        return Redactor(self._secrets, self.mask).add(secrets)

@@ -1,5 +1,21 @@
-"""Dagster objects only: per-unit assets built from gitops.yaml, asset checks, jobs and schedules."""
+"""Dagster objects only, one folder per concern, each wiring itself from gitops.yaml: `pr_checks` (PR stages and
+approvals), `promotion` (plans, deploys, release), `modules` (module releases), `drift`, `github` (sensors).
+Shared: asset `keys`, `partitions`, `jobs`, `run_tags`, `run_config`, `lineage`, `metadata`, `refusals`."""
 
-from gitops_pipelines.defs.build import build_unit_defs
+import dagster as dg
 
-__all__ = ["build_unit_defs"]
+from gitops_pipelines.core.config import GitopsConfig
+from gitops_pipelines.defs import drift, github, modules, pr_checks, promotion
+from gitops_pipelines.defs.jobs import build_jobs
+
+
+def build_defs(config: GitopsConfig) -> dg.Definitions:
+    """Every asset, check, job, schedule and sensor that one gitops.yaml describes."""
+    jobs = build_jobs(config)
+    return dg.Definitions.merge(
+        pr_checks.build_defs(config), promotion.build_defs(config), modules.build_defs(config),
+        drift.build_defs(config, jobs), github.build_defs(config, jobs=list(jobs.values())),
+        dg.Definitions(jobs=list(jobs.values())))
+
+
+__all__ = ["build_defs"]

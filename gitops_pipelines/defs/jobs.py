@@ -5,43 +5,49 @@ from __future__ import annotations
 import dagster as dg
 
 from gitops_pipelines.core.config import GitopsConfig
+from gitops_pipelines.core.vocabulary import (DRIFT, DRIFT_JOB, EPHEMERAL_TEST, MERGE_JOB, PR_CHECKS_JOB,
+                                              PROD_DEPLOY_JOB, RELEASE, RELEASE_JOB, SYNTAX, Intent, deploy_stage,
+                                              plan_stage)
+from gitops_pipelines.defs.keys import key
 from gitops_pipelines.defs.partitions import changes
-from gitops_pipelines.defs.stages import DRIFT, EPHEMERAL_TEST, RELEASE, SYNTAX, deploy_stage, key, plan_stage
 
-PR_CHECKS, MERGE, RELEASE_JOB, PROD_DEPLOY, DRIFT_JOB = "pr_checks", "merge", "release", "prod_deploy", "drift"
+# What the triggers decide (core) -> the job that does it (here).
+INTENT_JOBS = {Intent.CHECK: PR_CHECKS_JOB, Intent.PROMOTE: MERGE_JOB, Intent.RELEASE_MODULE: RELEASE_JOB}
 
 
 def job_selections(config: GitopsConfig) -> dict[str, list[dg.AssetKey]]:
     """Asset keys per job: PR-time stages; what merging starts; the approvals; what a person deploys; drift."""
-    jobs: dict[str, list[dg.AssetKey]] = {PR_CHECKS: [], MERGE: [], RELEASE_JOB: [], PROD_DEPLOY: [], DRIFT_JOB: []}
+    jobs: dict[str, list[dg.AssetKey]] = {name: [] for name in (PR_CHECKS_JOB, MERGE_JOB, RELEASE_JOB, PROD_DEPLOY_JOB,
+                                                                 DRIFT_JOB)}
     for unit in config.units:
-        jobs[PR_CHECKS] += [key(unit.name, SYNTAX), key(unit.name, EPHEMERAL_TEST)]
+        jobs[PR_CHECKS_JOB] += [key(unit.name, SYNTAX), key(unit.name, EPHEMERAL_TEST)]
         jobs[RELEASE_JOB].append(key(unit.name, RELEASE))
         envs = config.unit_environments(unit)
         if not envs:
             continue
         jobs[DRIFT_JOB].append(key(unit.name, DRIFT))
-        jobs[PR_CHECKS].append(key(unit.name, plan_stage(envs[0].name)))
+        jobs[PR_CHECKS_JOB].append(key(unit.name, plan_stage(envs[0].name)))
         for i, env in enumerate(envs):
             deploy = key(unit.name, deploy_stage(env.name))
-            jobs[MERGE if env.auto_apply else PROD_DEPLOY].append(deploy)
+            jobs[MERGE_JOB if env.auto_apply else PROD_DEPLOY_JOB].append(deploy)
             if i:  # a later environment is planned once the one before it is deployed
-                jobs[MERGE if envs[i - 1].auto_apply else PROD_DEPLOY].append(key(unit.name, plan_stage(env.name)))
+                after = MERGE_JOB if envs[i - 1].auto_apply else PROD_DEPLOY_JOB
+                jobs[after].append(key(unit.name, plan_stage(env.name)))
     return jobs
 
 
 # Checks of many units and drift of many projects are independent steps: one process each runs them side by side.
 # A person waits on merge, release and prod_deploy (one chain, one step at a time): in-process saves the ~2.5 s
 # each step process costs to start (benchmarks/bench_dagster.py). Pools are enforced by both executors.
-EXECUTORS = {PR_CHECKS: dg.multiprocess_executor, DRIFT_JOB: dg.multiprocess_executor}
+EXECUTORS = {PR_CHECKS_JOB: dg.multiprocess_executor, DRIFT_JOB: dg.multiprocess_executor}
 
 
 def build_jobs(config: GitopsConfig) -> dict:
     descriptions = {
-        PR_CHECKS: "PR-time stages (syntax, ephemeral_test, first plan) for the units a change touches",
-        MERGE: "after merge: deploy the stored test plan, then make the prod plan",
+        PR_CHECKS_JOB: "PR-time stages (syntax, ephemeral_test, first plan) for the units a change touches",
+        MERGE_JOB: "after merge: deploy the stored test plan, then make the prod plan",
         RELEASE_JOB: "a person approves a project's prod plan; a module gets its next version",
-        PROD_DEPLOY: "a person applies exactly the approved prod plan",
+        PROD_DEPLOY_JOB: "a person applies exactly the approved prod plan",
         DRIFT_JOB: "plan every environment of every project; report drift, never apply",
     }
     return {

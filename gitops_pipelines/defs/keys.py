@@ -1,23 +1,12 @@
-"""Stage names: the second part of every asset key `[unit, stage]`, in the user's words."""
+"""Asset keys `[unit, stage]` and the apply pools: the Dagster names of the core vocabulary."""
 
 import dagster as dg
 
-SYNTAX = "syntax"
-EPHEMERAL_TEST = "ephemeral_test"
-RELEASE = "release"
-DRIFT = "drift"
+from gitops_pipelines.core.vocabulary import Stage
 
 
-def plan_stage(environment: str) -> str:
-    return f"{environment}_plan"
-
-
-def deploy_stage(environment: str) -> str:
-    return f"{environment}_deploy"
-
-
-def key(unit: str, stage: str) -> dg.AssetKey:
-    return dg.AssetKey([unit, stage])
+def key(unit: str, stage: Stage | str) -> dg.AssetKey:
+    return dg.AssetKey([unit, str(stage)])
 
 
 def apply_pool(unit: str, environment: str) -> str:

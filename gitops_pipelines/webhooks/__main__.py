@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
-    from gitops_pipelines.core.webhook_store import WebhookStore
+    from gitops_pipelines.core.github.webhook_store import WebhookStore
     from gitops_pipelines.webhooks.app import DEFAULT_MAX_BODY, create_app
 
     app = create_app(secret, WebhookStore(args.db), max_body=args.max_body or DEFAULT_MAX_BODY)

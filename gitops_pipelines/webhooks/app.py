@@ -21,9 +21,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from gitops_pipelines.core.github_events import is_handled, parse_event
+from gitops_pipelines.core.github.events import is_handled, parse_event
 from gitops_pipelines.core.redact import Redactor
-from gitops_pipelines.core.webhook_store import MAX_DELIVERY_ID_LEN, MAX_EVENT_LEN, WebhookStore
+from gitops_pipelines.core.github.webhook_store import MAX_DELIVERY_ID_LEN, MAX_EVENT_LEN, WebhookStore
 
 log = logging.getLogger(__name__)
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from gitops_pipelines.defs.sensors import POLL_SENSOR, WEBHOOK_SENSOR
+from gitops_pipelines.defs.github.sensors import POLL_SENSOR, WEBHOOK_SENSOR
 from gitops_pipelines.definitions import build_definitions
-from gitops_pipelines.dev.infra import SAMPLE
-from gitops_pipelines.github_emulator import Emulator
 from gitops_pipelines.resources import GitopsResource
 from gitops_pipelines.resources.github import GitHubResource
+from gitops_pipelines_dev.github_emulator import Emulator
+from gitops_pipelines_dev.infra import SAMPLE
 
 from .conftest import PLAN_KEY
 
@@ -35,9 +35,9 @@ def sample_files(api_url: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def github_env(tmp_path, clouds, cloud_env):
+def github_env(tmp_path, clouds, cloud_env, github_contract):
     """The emulator serving the sample repository, a working copy of it, and Definitions with the sensors."""
-    emu = Emulator()
+    emu = Emulator(github_contract)
     emu.start()
     emu.create_repo("acme", "infra", sample_files(emu.base_url))
     checkout = tmp_path / "checkout"
@@ -119,7 +119,7 @@ def test_pull_request_flow_through_the_polling_sensor(github_env, instance):
     assert set(requests) == {"bucket", "storage"}
     storage = requests["storage"]
     assert storage.job_name == "pr_checks" and storage.partition_key == f"pr-{number}"
-    assert storage.run_key == f"{number}:{head1}:storage:pr_checks"
+    assert storage.run_key == f"{number}:{head1}:storage:check"
     assert {k.to_user_string() for k in storage.asset_selection} == {
         "storage/syntax", "storage/ephemeral_test", "storage/test_plan"}
     assert storage.tags["gitops/head_sha"] == head1 and storage.tags["gitops/pr"] == str(number)
@@ -141,7 +141,7 @@ def test_pull_request_flow_through_the_polling_sensor(github_env, instance):
                               + "\n# tweak 2\n"})
     result = sensor.tick()
     assert {r.run_key for r in result.run_requests} == {
-        f"{number}:{head2}:bucket:pr_checks", f"{number}:{head2}:storage:pr_checks"}
+        f"{number}:{head2}:bucket:check", f"{number}:{head2}:storage:check"}
     for request in result.run_requests:
         execute(defs, instance, checkout, request)
     [updated] = plan_comments(emu, number)
@@ -178,7 +178,7 @@ def test_pull_request_flow_through_the_polling_sensor(github_env, instance):
     assert by_job == {("merge", "storage"), ("release", "bucket")}
     merge = next(r for r in result.run_requests if r.job_name == "merge")
     assert {k.to_user_string() for k in merge.asset_selection} == {"storage/test_deploy", "storage/prod_plan"}
-    assert merge.run_key == f"{number}:{head2}:storage:merge" and merge.tags["gitops/head_sha"] == head2
+    assert merge.run_key == f"{number}:{head2}:storage:promote" and merge.tags["gitops/head_sha"] == head2
     assert merge.tags["gitops/merge_sha"] == merge_sha, "runs after a merge are bound to the merge commit"
 
     # and then nothing more
@@ -202,7 +202,7 @@ def test_closed_without_merge_cancels_runs_not_started(github_env, instance):
 
 
 def test_webhook_sensor_reads_the_store_and_polling_stands_down(github_env, instance, tmp_path):
-    from gitops_pipelines.core.webhook_store import WebhookStore
+    from gitops_pipelines.core.github.webhook_store import WebhookStore
 
     emu, checkout, defs, github, make_defs = github_env
     store = WebhookStore(tmp_path / "webhooks.db")
@@ -218,5 +218,5 @@ def test_webhook_sensor_reads_the_store_and_polling_stands_down(github_env, inst
     assert not poll.tick().run_requests  # stands down: webhooks are configured
     hooks = Sensor(defs, instance, hooked, WEBHOOK_SENSOR)
     [request] = hooks.tick().run_requests
-    assert request.run_key == f"{number}:{emu.repo.pull(number).head_sha}:storage:pr_checks"
+    assert request.run_key == f"{number}:{emu.repo.pull(number).head_sha}:storage:check"
     assert not hooks.tick().run_requests  # the cursor moved past every delivery

@@ -141,9 +141,16 @@ def test_apply_refuses_a_stale_plan(plans, cli):
     assert "make a new plan" in refused["error"]
 
 
-def test_drift_found_exits_2(plans, cli, moto_servers):
+def test_drift_found_exits_4_apart_from_usage_errors(plans, cli, moto_servers):
     s3 = moto_servers["test"].boto3_client("s3")
     s3.put_bucket_tagging(Bucket="acme-test-artifacts", Tagging={"TagSet": [{"Key": "team", "Value": "rogue"}]})
-    report = cli.json("drift", "storage", "--env", "test", code=2)
+    report = cli.json("drift", "storage", "--env", "test", code=4)
     assert report["status"] == "drift"
     assert "module.artifacts.aws_s3_bucket.this" in report["drifted"]
+    # a usage error keeps its own code, so a script can tell the two apart
+    assert cli("drift", "storage", code=2).stderr.count("--env") >= 1
+
+
+def test_the_ephemeral_test_stage_answers_to_its_stage_name_and_a_short_alias(cli):
+    for name in ("ephemeral_test", "ephemeral"):
+        assert "throwaway sandbox" in cli(name, "--help").stdout

@@ -7,14 +7,14 @@ import time
 
 import pytest
 
-from gitops_pipelines.core.github import (GitHubError, GitHubGateway, GitHubUnavailable, PollState, RetryPolicy,
+from gitops_pipelines.core.github import (GitHubError, GitHubGateway, GitHubUnavailable, RetryPolicy,
                                           check_outcome, check_work_item, comment_marker, plan_comment)
 from gitops_pipelines.core.plan_store import PlanBinding, PlanRecord
 from gitops_pipelines.core.plan_store.models import PlanSummary
 from gitops_pipelines.core.stages import PlanResult, SyntaxResult
 from gitops_pipelines.core.stages.syntax import Diagnostic
-from gitops_pipelines.github_emulator import Emulator
-from gitops_pipelines.github_emulator.openapi_check import check
+from gitops_pipelines_dev.github_emulator import Emulator
+from gitops_pipelines_dev.github_emulator.openapi_check import check
 
 REPO = "acme/infra"
 FAST = RetryPolicy(attempts=4, backoff=0.01, max_backoff=0.05, max_rate_wait=5)
@@ -28,14 +28,14 @@ def gateway(emu: Emulator, repository: str = REPO, log=None, **kwargs) -> GitHub
 
 
 def assert_contract(emu: Emulator, *, validated: bool = True) -> None:
-    report = check(emu.exchanges)
+    report = check(emu.exchanges, emu.contract)
     assert not report.failures, report.summary()
     assert report.validated or not validated
 
 
 @pytest.fixture(scope="module")
-def emu():
-    with Emulator() as emulator:
+def emu(github_contract):
+    with Emulator(github_contract) as emulator:
         emulator.create_repo("acme", "infra", {"README.md": "# infra\n", "projects/storage/main.tf": "# storage\n"})
         yield emulator
 
@@ -101,14 +101,6 @@ def test_check_run_goes_from_pending_to_success_with_annotations(emu, gw):
     again = gateway(emu).set_check(head, "storage/syntax", "completed", "success", title="Fixed", summary="ok",
                                    check_run_id=run_id)
     assert again == run_id and emu.repo.check_runs[run_id].conclusion == "success"
-
-
-def test_commit_status_fallback(emu, gw):
-    head = gw.pull(open_pr(emu)).head_sha
-    gw.set_status(head, "storage/plan (test)", "pending", "planning")
-    gw.set_status(head, "storage/plan (test)", "success", "2 to add " * 40)
-    states = [s.state for s in emu.repo.statuses if s.sha == head]
-    assert states == ["pending", "success"] and len(emu.repo.statuses[-1].description) == 140
 
 
 # -- the plan comment -------------------------------------------------------------------------------------------------
@@ -219,8 +211,8 @@ def test_secondary_rate_limit_is_waited_out(emu):
     assert any("rate budget" in line for line in lines)
 
 
-def test_github_down_is_a_clear_error():
-    with Emulator() as down:
+def test_github_down_is_a_clear_error(github_contract):
+    with Emulator(github_contract) as down:
         down.create_repo("acme", "infra", {"README.md": "x\n"})
         gw = gateway(down)
         down.fail_next(FAST.attempts, status=502)
@@ -239,36 +231,6 @@ def test_refusals_are_not_retried_and_say_what_to_check(emu):
         gateway(emu, "acme/missing").pull(1)
     assert not isinstance(failed.value, GitHubUnavailable) and failed.value.status == 404
     assert "acme/missing" in str(failed.value) and "repository name" in str(failed.value)
-
-
-# -- polling with ETags -----------------------------------------------------------------------------------------------
-def test_unchanged_poll_costs_nothing_and_a_change_costs_little(emu):
-    for _ in range(8):
-        open_pr(emu)
-    gw = gateway(emu, per_page=5)
-    state = PollState()
-    changed, pulls = gw.poll_open_pulls(state)
-    assert changed and len(pulls) == len([p for p in emu.repo.pulls.values() if p.state == "open"]) >= 8
-    assert len(state.etags) >= 3  # several pages
-
-    before = emu.counted_requests
-    changed, again = gw.poll_open_pulls(state)
-    assert not changed and again == pulls and emu.counted_requests == before
-
-    target = pulls[-1].number  # on the last page
-    emu.push(target, {"projects/storage/poll.tf": "# poll\n"})
-    before = emu.counted_requests
-    changed, after = gw.poll_open_pulls(state)
-    # At most one counted request per page: every pull carries its repository's `pushed_at`, so on GitHub (and
-    # here) a push can change every page, while pages whose bodies are unchanged still answer 304.
-    assert changed and emu.counted_requests - before <= len(state.etags)
-    assert next(p for p in after if p.number == target).head_sha == emu.repo.pulls[target].head_sha
-
-    restored = PollState.from_json(json.loads(json.dumps(state.to_json())))  # a restarted sensor: ETags only
-    changed, _ = gw.poll_open_pulls(restored)
-    assert not changed
-    before = emu.counted_requests
-    assert gw.poll_open_pulls(restored)[0] is False and emu.counted_requests == before
 
 
 # -- tags, releases, budget -------------------------------------------------------------------------------------------

@@ -5,17 +5,17 @@ from __future__ import annotations
 import subprocess
 
 from gitops_pipelines.core.config import load_config
-from gitops_pipelines.core.flow import next_module_release, publish_module_release
-from gitops_pipelines.github_emulator import Emulator
-from gitops_pipelines.github_emulator.openapi_check import check
+from gitops_pipelines.core.promotion import next_module_release, publish_module_release
+from gitops_pipelines_dev.github_emulator import Emulator
+from gitops_pipelines_dev.github_emulator.openapi_check import check
 from gitops_pipelines_tests.fixtures.infra_repo import git, make_infra_repo
 from gitops_pipelines_tests.integration.test_github_gateway import gateway
 
 
-def test_release_on_github_follows_existing_tags_and_is_safe_to_repeat(cloud_env, tmp_path):
+def test_release_on_github_follows_existing_tags_and_is_safe_to_repeat(cloud_env, tmp_path, github_contract):
     repo = make_infra_repo(tmp_path / "repo")
     config = load_config(repo / "gitops.yaml")
-    with Emulator() as emu:
+    with Emulator(github_contract) as emu:
         emu.create_repo("acme", "infra", {"modules/bucket/main.tf": "# bucket\n"})
         first = emu.commit("main", {"modules/bucket/variables.tf": "# v1\n"}, "feat: first")
         gw = gateway(emu)
@@ -33,7 +33,7 @@ def test_release_on_github_follows_existing_tags_and_is_safe_to_repeat(cloud_env
         assert {t.name: t.sha for t in gw.tags()}["bucket-v1.5.0"] == merged
         published = [r for r in emu.repo.releases.values() if r.tag_name == "bucket-v1.5.0"]
         assert len(published) == 1, "a repeated release does not publish twice"
-        assert not check(emu.exchanges).failures
+        assert not check(emu.exchanges, emu.contract).failures
 
 
 def test_without_github_the_release_is_a_local_tag(cloud_env, tmp_path):

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from gitops_pipelines.core import pr_feedback
+from gitops_pipelines.core.github import reporter
+from gitops_pipelines.core.vocabulary import Stage, plan_stage
 from gitops_pipelines.core.config import load_config
 from gitops_pipelines.core.github import GitHubGateway
 from gitops_pipelines.core.stages import Diagnostic, SyntaxResult
-from gitops_pipelines.dev.infra import SAMPLE
-from gitops_pipelines.github_emulator import Emulator
+from gitops_pipelines_dev.github_emulator import Emulator
+from gitops_pipelines_dev.infra import SAMPLE
 
 FAKE_ENV = {"TF_PROVIDER_MIRROR": "/x", "TEST_AWS_ENDPOINT": "http://127.0.0.1:1",
             "PROD_AWS_ENDPOINT": "http://127.0.0.1:2", "SANDBOX_AWS_ENDPOINT": "http://127.0.0.1:3"}
 
 
 @pytest.fixture
-def emu():
-    with Emulator() as emu:
+def emu(github_contract):
+    with Emulator(github_contract) as emu:
         emu.create_repo("acme", "infra", {"README.md": "x"})
         yield emu
 
@@ -43,12 +44,12 @@ def test_syntax_failure_sets_a_failed_check_with_file_and_line_annotations(emu, 
     number = emu.open_pull("f", "t", "no reference")
     head = emu.repo.pull(number).head_sha
     gw = gateway(emu)
-    pr_feedback.start(gw, head, "bucket", "syntax")
+    reporter.start(gw, head, "bucket", Stage("syntax"))
     assert latest(emu, head)["bucket/syntax"].status == "in_progress"
     result = SyntaxResult(unit="bucket", passed=False, unformatted=["main.tf"], fmt_diff="-a\n+b",
                           diagnostics=[Diagnostic(severity="error", summary="Unsupported argument", file="main.tf",
                                                   line=3)])
-    assert pr_feedback.publish(gw, config, f"pr-{number}", head, "bucket", "syntax", result) == []
+    assert reporter.publish(gw, config, f"pr-{number}", head, "bucket", Stage("syntax"), result) == []
     check = latest(emu, head)["bucket/syntax"]
     assert (check.status, check.conclusion) == ("completed", "failure")
     assert {(a["path"], a["start_line"]) for a in check.output["annotations"]} == {
@@ -63,16 +64,16 @@ def test_work_item_check_fails_without_a_reference_and_passes_with_one(emu, conf
     emu.commit("b", {"b.tf": "x"})
     with_ref = emu.open_pull("b", "t", f"Fixes #{issue}")
     gw = gateway(emu)
-    assert pr_feedback.work_item(gw, config, f"pr-{without}") == "failure"
-    assert pr_feedback.work_item(gw, config, f"pr-{with_ref}") == "success"
+    assert reporter.work_item(gw, config, f"pr-{without}") == "failure"
+    assert reporter.work_item(gw, config, f"pr-{with_ref}") == "success"
     assert "Fixes #N" in latest(emu, emu.repo.pull(without).head_sha)["work_item"].output["summary"]
-    assert pr_feedback.work_item(gw, config, "drift") is None
+    assert reporter.work_item(gw, config, "drift") is None
 
 
 def test_a_stage_that_could_not_run_fails_its_checks_with_the_reason(emu, config):
     emu.commit("f", {"a.tf": "x"})
     head = emu.repo.pull(emu.open_pull("f", "t")).head_sha
-    pr_feedback.fail(gateway(emu), head, "storage", "test_plan", "backend unreachable")
+    reporter.fail(gateway(emu), head, "storage", plan_stage("test"), "backend unreachable")
     checks = latest(emu, head)
     assert checks["storage/plan (test)"].conclusion == "failure"
     assert "backend unreachable" in checks["storage/policy (test)"].output["summary"]

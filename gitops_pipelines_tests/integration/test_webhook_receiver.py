@@ -19,8 +19,8 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from gitops_pipelines.core.github_events import HANDLED_EVENTS, parse_event
-from gitops_pipelines.core.webhook_store import WebhookStore
+from gitops_pipelines.core.github.events import HANDLED_EVENTS, parse_event
+from gitops_pipelines.core.github.webhook_store import WebhookStore
 from gitops_pipelines.webhooks import WEBHOOK_PATH, create_app, sign
 
 SECRET = "It's a Secret to Everybody 9f3c"

@@ -1,4 +1,5 @@
-"""Where the plan key comes from: GITOPS_PLAN_KEY in production, a private development key file otherwise."""
+"""Where the plan key comes from: GITOPS_PLAN_KEY's value (read by the caller) in production, a private
+development key file otherwise."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import stat
 
 import pytest
 
-from gitops_pipelines.core.errors import PlanTampered
+from gitops_pipelines.core.errors import ConfigError, PlanTampered
 from gitops_pipelines.core.plan_store import load_plan_key, open_plan_store
 from gitops_pipelines_tests.unit.test_plan_store_support import make_plan, make_project
 
@@ -42,33 +43,40 @@ def test_the_development_key_is_reused_so_saved_plans_stay_readable(tmp_path, re
     assert len(warnings) == 2  # told every time the development key is used
 
 
-def test_a_base64_key_in_the_environment_is_used_as_is(tmp_path, monkeypatch):
+def test_a_base64_key_setting_is_used_as_is(tmp_path):
     raw = bytes(range(100, 132))
-    monkeypatch.setenv("GITOPS_PLAN_KEY", base64.b64encode(raw).decode())
     warnings: list[str] = []
 
-    assert load_plan_key(tmp_path, warnings.append) == raw
+    assert load_plan_key(tmp_path, warnings.append, base64.b64encode(raw).decode()) == raw
     assert warnings == []
     assert not (tmp_path / ".gitops").exists()
 
 
-def test_a_passphrase_in_the_environment_gives_a_stable_key(tmp_path, monkeypatch, real_plan):
-    monkeypatch.setenv("GITOPS_PLAN_KEY", "correct horse battery staple")
-    key = load_plan_key(tmp_path, print)
-    assert len(key) == 32 and key == load_plan_key(tmp_path, print)
+def test_the_process_environment_is_never_read_behind_the_callers_back(tmp_path, monkeypatch):
+    monkeypatch.setenv("GITOPS_PLAN_KEY", base64.b64encode(bytes(32)).decode())
+    warnings: list[str] = []
+    assert load_plan_key(tmp_path, warnings.append) != bytes(32)
+    assert "development key" in warnings[0]
 
-    store = open_plan_store("plans", tmp_path)
+
+def test_a_passphrase_setting_gives_a_stable_key(tmp_path, monkeypatch, real_plan):
+    phrase = "correct horse battery staple"
+    key = load_plan_key(tmp_path, print, phrase)
+    assert len(key) == 32 and key == load_plan_key(tmp_path, print, phrase)
+
+    store = open_plan_store("plans", tmp_path, key=key)
     record = store.save(real_plan.plan_file, real_plan.plan_json, real_plan.text, real_plan.binding())
-    assert open_plan_store("plans", tmp_path).get(record.plan_id).plan_bytes() == real_plan.plan_file
+    assert open_plan_store("plans", tmp_path, key=key).get(record.plan_id).plan_bytes() == real_plan.plan_file
 
-    monkeypatch.setenv("GITOPS_PLAN_KEY", "another passphrase")
+    other = load_plan_key(tmp_path, print, "another passphrase")
     with pytest.raises(PlanTampered):
-        open_plan_store("plans", tmp_path).get(record.plan_id)
+        open_plan_store("plans", tmp_path, key=other).get(record.plan_id)
 
 
 def test_a_broken_development_key_file_says_what_to_do(tmp_path):
     path = tmp_path / ".gitops" / "plan.key"
     path.parent.mkdir()
     path.write_text("not a key")
-    with pytest.raises(ValueError, match="GITOPS_PLAN_KEY"):
+    with pytest.raises(ConfigError, match="GITOPS_PLAN_KEY") as caught:
         load_plan_key(tmp_path, print)
+    assert caught.value.file == str(path) and caught.value.exit_code == 2

@@ -92,7 +92,7 @@ def test_clean_plan_passes():
         change("aws_s3_bucket_acl.logs", {"bucket": "acme-logs", "acl": "private", "expected_bucket_owner": None}),
     ), "test")
     assert report.passed and report.violations == []
-    assert report.rules == [r.id for r in BUILTIN_RULES]
+    assert report.rules == [*(r.id for r in BUILTIN_RULES), "rego:rules"]
 
 
 def test_bucket_without_public_access_block_is_a_warning():

@@ -49,21 +49,23 @@ def real_plan(tmp_path):
 
 @needs_terraform
 def test_real_plan_replace_in_prod(real_plan):
-    report = evaluate(real_plan, "prod")
+    hook = "no-local-exec:module.hooks.*"  # the bundled pack's rule, waived here to look at destroy-in-prod alone
+    report = evaluate(real_plan, "prod", allow={hook})
     assert ids(report) == [("destroy-in-prod", "terraform_data.app")]
-    assert evaluate(real_plan, "test").passed
-    assert evaluate(real_plan, "prod", allow={"destroy-in-prod:terraform_data.app"}).passed
+    assert evaluate(real_plan, "test", allow={hook}).passed
+    assert evaluate(real_plan, "prod", allow={hook, "destroy-in-prod:terraform_data.app"}).passed
 
 
 # -- Rego ----------------------------------------------------------------------------------------------------------
 @needs_terraform
 def test_bundled_rego_policy_on_a_real_plan(real_plan):
     pytest.importorskip("regopy")
-    report = evaluate(real_plan, "test", rego_dir=BUNDLED_POLICIES)
+    report = evaluate(real_plan, "test")  # the default pack loads the bundled Rego files by itself
     assert ids(report) == [("no-local-exec", "module.hooks.terraform_data.notify")]
     assert not report.passed
-    assert report.rules[-1] == "rego:policies"
-    waived = evaluate(real_plan, "test", rego_dir=BUNDLED_POLICIES, allow={"no-local-exec:module.hooks.*"})
+    assert report.rules[-1] == "rego:rules"
+    assert ids(evaluate(real_plan, "test", rego_dir=BUNDLED_POLICIES)) == ids(report)  # named again: not twice
+    waived = evaluate(real_plan, "test", allow={"no-local-exec:module.hooks.*"})
     assert waived.passed
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from gitops_pipelines.core.github.models import PullRequest, Review
-from gitops_pipelines.core.github_events import parse_event
+from gitops_pipelines.core.github.events import parse_event
+from gitops_pipelines.core.vocabulary import Intent
 from gitops_pipelines.core.triggers import (AddPartition, CleanUp, RecordApproval, RunMerge, RunPrChecks,
                                             TriggerCursor, UnitRef, decide_events, decide_poll)
 
@@ -56,7 +57,7 @@ def test_new_pull_request_adds_its_partition_and_checks_each_affected_unit_once(
     assert decisions[0] == AddPartition(7)
     runs = [d for d in decisions if isinstance(d, RunPrChecks)]
     assert [(r.unit, r.run_key, r.partition_key) for r in runs] == [
-        ("bucket", f"7:{A}:bucket:pr_checks", "pr-7"), ("storage", f"7:{A}:storage:pr_checks", "pr-7")]
+        ("bucket", f"7:{A}:bucket:check", "pr-7"), ("storage", f"7:{A}:storage:check", "pr-7")]
 
     gh.calls.clear()
     again, cursor2 = decide_poll(TriggerCursor.from_json(cursor.to_json()), [pr(7, A)], gh, affected, now=NOW)
@@ -77,7 +78,7 @@ def test_a_push_runs_the_checks_again_for_the_new_head():
     gh.files[3] = ["projects/storage/main.tf"]
     _, cursor = decide_poll(TriggerCursor(), [pr(3, A)], gh, affected, now=NOW)
     decisions, cursor = decide_poll(cursor, [pr(3, B, updated="2026-01-02T00:00:00Z")], gh, affected, now=NOW)
-    assert [d.run_key for d in decisions if isinstance(d, RunPrChecks)] == [f"3:{B}:storage:pr_checks"]
+    assert [d.run_key for d in decisions if isinstance(d, RunPrChecks)] == [f"3:{B}:storage:check"]
     assert cursor.pulls[3].head == B
 
 
@@ -129,8 +130,9 @@ def test_merged_pull_request_runs_merge_for_projects_and_release_for_modules():
     gh.calls.clear()
     decisions, cursor = decide_poll(cursor, [], gh, affected, now=NOW)
     assert gh.calls == [("pull", 8)]  # the units come from the cursor
-    assert [(d.unit, d.job, d.run_key) for d in decisions] == [
-        ("bucket", "release", f"8:{A}:bucket:release"), ("storage", "merge", f"8:{A}:storage:merge")]
+    assert [(d.unit, d.intent, d.run_key) for d in decisions] == [
+        ("bucket", Intent.RELEASE_MODULE, f"8:{A}:bucket:release_module"),
+        ("storage", Intent.PROMOTE, f"8:{A}:storage:promote")]
     assert all(isinstance(d, RunMerge) for d in decisions) and 8 not in cursor.pulls
 
 
@@ -191,7 +193,7 @@ def test_webhook_events_give_the_same_decisions_and_keep_the_delivery_id():
     approvals = [d for d in decisions if isinstance(d, RecordApproval)]
     assert [(d.commit_id, d.approved) for d in approvals] == [(A, False), (A, False), (B, True), (B, True)]
     merges = [d for d in decisions if isinstance(d, RunMerge)]
-    assert {m.merge_sha for m in merges} == {C} and {m.job for m in merges} == {"release", "merge"}
+    assert {m.merge_sha for m in merges} == {C} and {m.intent for m in merges} == {Intent.RELEASE_MODULE, Intent.PROMOTE}
     assert cursor.delivery == 15 and cursor.pulls == {}
 
     # replaying the same deliveries from the returned cursor's position does nothing
@@ -213,7 +215,7 @@ def test_incremental_poll_sees_a_merge_in_the_moved_list_without_another_request
     gh.calls.clear()
     merged = pr(8, A, state="closed", merged=True, updated="2026-01-02T00:00:00Z")
     decisions, cursor = decide_poll(cursor, [merged], gh, affected, complete=False, now=NOW)
-    assert gh.calls == [] and [d.run_key for d in decisions] == [f"8:{A}:storage:merge"]
+    assert gh.calls == [] and [d.run_key for d in decisions] == [f"8:{A}:storage:promote"]
     assert 9 in cursor.pulls and 8 not in cursor.pulls  # absent from a partial list is not closed
 
 

@@ -6,7 +6,7 @@ import pytest
 import semver
 
 from gitops_pipelines.core.errors import UsageError
-from gitops_pipelines.core.versioning import (
+from gitops_pipelines.core.changes.versioning import (
     bump_from_change,
     latest_version,
     module_tag,

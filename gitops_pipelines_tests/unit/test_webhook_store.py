@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from gitops_pipelines.core.webhook_store import Delivery, WebhookStore
+from gitops_pipelines.core.github.webhook_store import Delivery, WebhookStore
 
 WRITERS = 4
 PER_WRITER = 150

@@ -14,7 +14,7 @@ import hcl2
 import semver
 
 from gitops_pipelines.core.config import GitopsConfig, UnitConfig
-from gitops_pipelines.core.versioning import parse_tag
+from gitops_pipelines.core.changes.versioning import parse_tag
 
 # Sub-folders of a module that belong to the module alone: changing them never affects its consumers.
 MODULE_PRIVATE_DIRS = frozenset({"tests", "examples"})

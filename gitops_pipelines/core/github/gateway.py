@@ -13,7 +13,7 @@ from github import Auth, Github, GithubException
 
 from .approvals import ApprovalDecision, decide
 from .errors import GitHubError
-from .models import PollState, PullRequest, RateBudget, Release, Review, Tag
+from .models import PullRequest, RateBudget, Release, Review, Tag
 from .publishing import Publishing
 from .transport import Caller, RetryPolicy, _header
 
@@ -66,7 +66,6 @@ class GitHubGateway(Publishing):
         self._call = Caller(repository, self.base_url, policy, self.log, sleep)
         self._path = f"/repos/{repository}"
         self._check_ids: dict[tuple[str, str], int] = {}
-        self.poll_state = PollState()
 
     @classmethod
     def from_settings(cls, settings: Any, token: str | None = None, **kwargs: Any) -> "GitHubGateway":
@@ -111,36 +110,6 @@ class GitHubGateway(Publishing):
     def open_pulls(self) -> list[PullRequest]:
         return [PullRequest.from_json(d) for d in self._paginate("listing open pull requests", "/pulls",
                                                                  {"state": "open"})]
-
-    def poll_open_pulls(self, state: PollState | None = None) -> tuple[bool, list[PullRequest]]:
-        """For a sensor tick: (changed since the last poll with this state, the open pulls). Each page is asked with
-        If-None-Match, so an unchanged page costs a 304 that GitHub does not count against the rate limit."""
-        state = self.poll_state if state is None else state
-        url: str | None = f"{self._path}/pulls?state=open&sort=created&direction=desc&per_page={self.per_page}"
-        visited: list[str] = []
-        changed, pulls = False, []
-        while url and url not in visited:
-            visited.append(url)
-            cached, etag = state.pages.get(url), state.etags.get(url)
-            conditional = {"If-None-Match": etag} if etag and cached is not None else None
-            headers, data = self._api("polling open pull requests", "GET", url, headers=conditional)
-            if data is None and cached is not None:  # 304 Not Modified
-                items, url_next = cached
-            else:
-                items = tuple(PullRequest.from_json(d) for d in data or [])
-                url_next, new_etag = next_link(headers), _header(headers, "ETag")
-                changed |= new_etag is None or new_etag != etag
-                state.etags.pop(url, None)
-                if new_etag:
-                    state.etags[url] = new_etag
-                state.pages[url] = (items, url_next)
-            pulls.extend(items)
-            url = url_next
-        for gone in (set(state.pages) | set(state.etags)) - set(visited):  # fewer pages than last time
-            state.pages.pop(gone, None)
-            state.etags.pop(gone, None)
-            changed = True
-        return changed, pulls
 
     def changed_files(self, number: int) -> list[str]:
         """Paths the pull request touches; a rename lists both the old and the new path."""
@@ -188,9 +157,3 @@ class GitHubGateway(Publishing):
         _, data = self._api("reading the rate limit", "GET", "/rate_limit")
         core = (data.get("resources") or {}).get("core") or data.get("rate") or {}
         return RateBudget(int(core.get("remaining", -1)), int(core.get("limit", -1)), core.get("reset"))
-
-    @property
-    def last_known_budget(self) -> RateBudget:
-        """The budget from the last answer's headers, without a request."""
-        remaining, limit = self._req.rate_limiting
-        return RateBudget(remaining, limit)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from gitops_pipelines.core.github.gateway import GitHubGateway, next_link
 from gitops_pipelines.core.github.models import PullRequest
+from gitops_pipelines.core.timestamps import parse_time
 from gitops_pipelines.core.github.transport import _header
 
 # updated_at has one-second resolution and clocks differ: re-read what moved this close to the watermark
@@ -28,13 +29,6 @@ class PollResult:
     since: str | None
 
 
-def _parse(ts: str | None) -> datetime | None:
-    try:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00")) if ts else None
-    except ValueError:
-        return None
-
-
 def poll_pulls(gateway: GitHubGateway, etag: str | None, since: str | None) -> PollResult:
     """What moved since the last poll (etag and since come from the previous PollResult, e.g. via a cursor)."""
     first = f"{gateway._path}/pulls?state=all&sort=updated&direction=desc&per_page={gateway.per_page}"
@@ -47,11 +41,11 @@ def poll_pulls(gateway: GitHubGateway, etag: str | None, since: str | None) -> P
     newest = max((p.updated_at for p in page if p.updated_at), default=since)
     if not since:  # first poll: every open pull request, once
         return PollResult(True, gateway.open_pulls(), True, new_etag, newest)
-    floor = (_parse(since) or datetime.min) - OVERLAP
+    floor = (parse_time(since) or datetime.min) - OVERLAP
     moved: list[PullRequest] = []
     url = next_link(answer_headers)
     while True:
-        fresh = [p for p in page if (_parse(p.updated_at) or floor) >= floor]
+        fresh = [p for p in page if (parse_time(p.updated_at) or floor) >= floor]
         moved += fresh
         if len(fresh) < len(page) or not url:
             break

@@ -6,35 +6,26 @@ from __future__ import annotations
 from typing import Any
 
 from gitops_pipelines.core.config import GitopsConfig
-from gitops_pipelines.core.github.feedback import check_name, check_outcome, comment_marker, plan_comment
+from gitops_pipelines.core.github.rendering import check_name, check_outcome, comment_marker, plan_comment
 from gitops_pipelines.core.github.work_item import DEFAULT_PATTERNS, check_work_item
-
-_PLAN_SUFFIX = "_plan"
-
-
-def pr_number(change: str) -> int | None:
-    """`pr-12` -> 12; None for a partition that is not a pull request."""
-    prefix, _, digits = change.partition("-")
-    return int(digits) if prefix == "pr" and digits.isdigit() else None
+from gitops_pipelines.core.vocabulary import PLAN, POLICY, Stage, pr_number
 
 
-def _names(unit: str, stage: str) -> list[tuple[str, str]]:
-    """(feedback stage, check name) pairs a Dagster stage reports: a plan reports its plan and its policy."""
-    if stage.endswith(_PLAN_SUFFIX):
-        env = stage.removesuffix(_PLAN_SUFFIX)
-        return [("plan", check_name(unit, "plan", env)), ("policy", check_name(unit, "policy", env))]
-    if stage == "ephemeral_test":
-        return [("ephemeral", check_name(unit, "ephemeral"))]
-    return [(stage, check_name(unit, stage))]
+def _names(unit: str, stage: Stage) -> list[tuple[str, str]]:
+    """(what is rendered, check name) pairs a stage reports: a plan reports its plan and its policy."""
+    if stage.is_plan:
+        env = stage.environment
+        return [(PLAN, check_name(unit, PLAN, env)), (POLICY, check_name(unit, POLICY, env))]
+    return [(stage.kind, check_name(unit, stage.kind))]
 
 
-def start(gateway: Any, head_sha: str, unit: str, stage: str) -> None:
+def start(gateway: Any, head_sha: str, unit: str, stage: Stage) -> None:
     """Mark the stage's check run(s) on the head commit as in progress."""
     for _, name in _names(unit, stage):
         gateway.set_check(head_sha, name, "in_progress", title="Running", summary=f"`{unit}`: {stage} is running.")
 
 
-def publish(gateway: Any, config: GitopsConfig, change: str, head_sha: str, unit: str, stage: str,
+def publish(gateway: Any, config: GitopsConfig, change: str, head_sha: str, unit: str, stage: Stage,
             result: Any) -> list[int]:
     """Conclude the stage's check run(s) from its result; for a plan also upsert the unit+environment comment.
     Returns the ids of the comment parts written (empty when none)."""
@@ -44,15 +35,15 @@ def publish(gateway: Any, config: GitopsConfig, change: str, head_sha: str, unit
         gateway.set_check(head_sha, name, "completed", conclusion=outcome.conclusion, title=outcome.title,
                           summary=outcome.summary, text=outcome.text, annotations=outcome.annotations)
     number = pr_number(change)
-    if not stage.endswith(_PLAN_SUFFIX) or number is None:
+    if not stage.is_plan or number is None:
         return []
-    env = stage.removesuffix(_PLAN_SUFFIX)
+    env = stage.environment
     secrets = config.environment(env).secret_values()
     body = plan_comment(unit, env, result, secrets=secrets)
     return gateway.upsert_comment(number, comment_marker(unit, env), body)
 
 
-def fail(gateway: Any, head_sha: str, unit: str, stage: str, message: str) -> None:
+def fail(gateway: Any, head_sha: str, unit: str, stage: Stage, message: str) -> None:
     """The stage could not produce a result (Terraform or configuration error): fail its check with the reason."""
     for _, name in _names(unit, stage):
         gateway.set_check(head_sha, name, "completed", conclusion="failure", title="Could not run",

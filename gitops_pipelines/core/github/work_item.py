@@ -6,14 +6,16 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from gitops_pipelines.core.config import WORK_ITEM_PATTERNS as DEFAULT_PATTERNS
+from gitops_pipelines.core.vocabulary import WORK_ITEM
+
 from .models import CheckOutcome
 
 if TYPE_CHECKING:
     from .gateway import GitHubGateway
     from .models import PullRequest
 
-CHECK_NAME = "work_item"
-DEFAULT_PATTERNS = (r"(?i)\b(?:fixes|closes|resolves|refs)\s+#(\d+)",)
+CHECK_NAME = WORK_ITEM
 
 
 def referenced_issues(body: str | None, patterns: Iterable[str] = DEFAULT_PATTERNS) -> list[int]:

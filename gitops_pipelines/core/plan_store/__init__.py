@@ -23,7 +23,7 @@ __all__ = [
 
 def open_plan_store(url: str, root: Path, key: bytes | None = None,
                     warn: Callable[[str], object] = print) -> PlanStore:
-    """A store for `s3://bucket/prefix` or a folder (relative to root); key None loads it with load_plan_key."""
+    """A store for `s3://bucket/prefix` or a folder (relative to root); key None: the development key file."""
     if key is None:
         key = load_plan_key(Path(root), warn)
     if url.startswith("s3://"):

@@ -1,4 +1,5 @@
-"""The plan key: from GITOPS_PLAN_KEY in production, from a development key file otherwise."""
+"""The plan key: GITOPS_PLAN_KEY's value in production (the caller reads it: a Dagster EnvVar, the CLI's
+environment), a development key file otherwise. Nothing here reads the process environment."""
 
 from __future__ import annotations
 
@@ -13,14 +14,17 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from gitops_pipelines.core.errors import ConfigError
+
 ENV_VAR = "GITOPS_PLAN_KEY"
 DEV_KEY_FILE = Path(".gitops") / "plan.key"
 KEY_BYTES = 32
 
 
-def load_plan_key(root: Path, warn: Callable[[str], object] = print) -> bytes:
-    """32 key bytes from $GITOPS_PLAN_KEY (base64 of 32 bytes, or a passphrase), else the development key file."""
-    configured = os.environ.get(ENV_VAR, "").strip()
+def load_plan_key(root: Path, warn: Callable[[str], object] = print, setting: str | None = None) -> bytes:
+    """32 key bytes from `setting` (GITOPS_PLAN_KEY's value: base64 of 32 bytes, or a passphrase), else the
+    development key file under root."""
+    configured = (setting or "").strip()
     if configured:
         return key_from_setting(configured)
     path = Path(root) / DEV_KEY_FILE
@@ -80,6 +84,6 @@ def _read_key_file(path: Path) -> bytes:
     except (binascii.Error, ValueError):
         raw = b""
     if len(raw) != KEY_BYTES:
-        raise ValueError(f"{path} does not hold a base64 plan key of {KEY_BYTES} bytes: delete it to make a new one "
-                         f"(plans stored with it can then no longer be applied), or set {ENV_VAR}.")
+        raise ConfigError(f"does not hold a base64 plan key of {KEY_BYTES} bytes: delete it to make a new one "
+                          f"(plans stored with it can then no longer be applied), or set {ENV_VAR}.", file=str(path))
     return raw

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
 
+from gitops_pipelines.core.redact import MIN_SECRET_LEN, Redactor
+
 SENSITIVE = "(sensitive value)"
-_MIN_SCRUB_LEN = 4  # shorter secrets would mask ordinary words elsewhere in the document
 
 
 def redact_plan_json(plan_json: dict) -> dict:
@@ -30,20 +30,15 @@ def redact_with_secrets(plan_json: dict) -> tuple[dict, list[str]]:
         _change(rc.get("change"), found)
     for oc in (doc.get("output_changes") or {}).values():
         _change(oc, found)
-    secrets = sorted((s for s in found if len(s) >= _MIN_SCRUB_LEN), key=len, reverse=True)
+    secrets = sorted((s for s in found if len(s) >= MIN_SECRET_LEN), key=len, reverse=True)
     # Terraform marks a value sensitive only where it knows; the same string copied elsewhere (a literal in
     # `configuration`, an attribute the provider forgot to mark) is removed here as well.
-    return (_scrub(doc, _pattern(secrets)) if secrets else doc), secrets
+    return (_scrub(doc, Redactor(secrets, SENSITIVE)) if secrets else doc), secrets
 
 
 def scrub_text(text: str, secrets: list[str]) -> str:
     """Text with each known secret string replaced by "(sensitive value)"."""
-    return _pattern(secrets).sub(SENSITIVE, text) if secrets and text else text
-
-
-def _pattern(secrets: list[str]) -> re.Pattern:
-    # one pass, longest first: a replacement is never matched again by a shorter secret
-    return re.compile("|".join(re.escape(s) for s in sorted(set(secrets), key=len, reverse=True)))
+    return Redactor(secrets, SENSITIVE)(text)
 
 
 def _dig(doc: Any, *keys: str) -> Any:
@@ -118,13 +113,13 @@ def _collect(value: Any, found: set[str]) -> None:
             _collect(v, found)
 
 
-def _scrub(value: Any, pattern: re.Pattern) -> Any:
+def _scrub(value: Any, redact: Redactor) -> Any:
     if isinstance(value, str):
-        return pattern.sub(SENSITIVE, value) if value != SENSITIVE else value
+        return redact(value) if value != SENSITIVE else value
     if isinstance(value, dict):
-        return {k: _scrub(v, pattern) for k, v in value.items()}
+        return {k: _scrub(v, redact) for k, v in value.items()}
     if isinstance(value, list):
-        return [_scrub(v, pattern) for v in value]
+        return [_scrub(v, redact) for v in value]
     return value
 
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from gitops_pipelines.core.policy_model import _INDEX, Finding, PlanView, RuleRegistry, is_production
+from gitops_pipelines.core.policy.model import _INDEX, Finding, PlanView, RuleRegistry, is_production
 
 OPEN_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
 WEB_PORTS = frozenset({80, 443})

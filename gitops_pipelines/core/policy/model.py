@@ -79,7 +79,7 @@ class Rule:
 
 
 class RuleRegistry:
-    """An ordered set of rules; `BUILTIN_RULES` holds the ones every plan gets."""
+    """An ordered set of rules; `builtin.BUILTIN_RULES` holds the ones every plan gets."""
 
     def __init__(self, rules: Iterable[Rule] = ()):
         self._rules: dict[str, Rule] = {}
@@ -109,9 +109,6 @@ class RuleRegistry:
 
     def __len__(self) -> int:
         return len(self._rules)
-
-
-BUILTIN_RULES = RuleRegistry()
 
 
 # -- the plan, as rules see it -----------------------------------------------------------------------------------

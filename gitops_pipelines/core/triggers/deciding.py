@@ -9,186 +9,22 @@ sensor that restarts from an older cursor asks for the same runs again, which Da
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol, Union
+from typing import Any, Protocol
 
 from gitops_pipelines.core.github.approvals import approval_for
+from gitops_pipelines.core.github.events import PullRequestEvent, ReviewEvent
 from gitops_pipelines.core.github.models import PullRequest, Review
-from gitops_pipelines.core.github_events import PullRequestEvent, ReviewEvent
+from gitops_pipelines.core.timestamps import parse_time
+from gitops_pipelines.core.triggers.cursor import PullMemory, TriggerCursor
+from gitops_pipelines.core.triggers.decisions import (AddPartition, CleanUp, Decision, RecordApproval, RunMerge,
+                                                      RunPrChecks)
 
-CURSOR_VERSION = 1
-PR_CHECKS, MERGE, RELEASE = "pr_checks", "merge", "release"  # the Dagster jobs the decisions start
 # GitHub's updated_at has one-second resolution: a review in the same second as the last poll leaves the list
 # unchanged, so a pull request updated this close to a poll is looked at once more on the next tick.
 RECHECK_WINDOW = timedelta(seconds=5)
 _RUN_ON = frozenset({"opened", "synchronize", "reopened"})
-
-
-def change_key(number: int) -> str:
-    """The Dagster partition of a pull request."""
-    return f"pr-{number}"
-
-
-# -- decisions -------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class UnitRef:
-    """A unit a change touches: its name and kind (module | project)."""
-
-    name: str
-    kind: str
-
-
-class _OfChange:
-    """A decision about one pull request; its Dagster partition is that change."""
-
-    pr: int
-
-    @property
-    def partition_key(self) -> str:
-        return change_key(self.pr)
-
-
-@dataclass(frozen=True)
-class AddPartition(_OfChange):
-    pr: int
-
-
-@dataclass(frozen=True)
-class RunPrChecks(_OfChange):
-    """The PR-time stages of one unit at one head commit."""
-
-    pr: int
-    head_sha: str
-    base_sha: str
-    unit: str
-    kind: str
-    job: str = PR_CHECKS
-
-    @property
-    def run_key(self) -> str:
-        return f"{self.pr}:{self.head_sha}:{self.unit}:{self.job}"
-
-
-@dataclass(frozen=True)
-class RecordApproval(_OfChange):
-    """A reviewer's approving review of commit_id; `approved` only when that commit is the head the checks ran on."""
-
-    pr: int
-    unit: str
-    reviewer: str
-    commit_id: str
-    head_sha: str
-    approved: bool
-    approvers: tuple[str, ...] = ()
-
-    @property
-    def key(self) -> str:
-        return f"{self.pr}:{self.commit_id}:{self.unit}:approval:{self.reviewer}"
-
-
-@dataclass(frozen=True)
-class RunMerge(_OfChange):
-    """After a merge: a project runs `merge` (test deploy, prod plan); a module runs `release` (its next version)."""
-
-    pr: int
-    head_sha: str
-    merge_sha: str | None
-    unit: str
-    kind: str
-
-    @property
-    def job(self) -> str:
-        return RELEASE if self.kind == "module" else MERGE
-
-    @property
-    def run_key(self) -> str:
-        # the head, not the merge commit: the stored plans are bound to the head, and polling may not see the
-        # merge commit; one merge per head is what must not repeat
-        return f"{self.pr}:{self.head_sha}:{self.unit}:{self.job}"
-
-
-@dataclass(frozen=True)
-class CleanUp(_OfChange):
-    """Closed without merge: pending work of the change is dropped."""
-
-    pr: int
-    head_sha: str
-
-
-Decision = Union[AddPartition, RunPrChecks, RecordApproval, RunMerge, CleanUp]
-
-
-# -- cursor ----------------------------------------------------------------------------------------------------
-@dataclass
-class PullMemory:
-    """What the sensor already did for one open pull request."""
-
-    head: str
-    base: str
-    units: dict[str, str] = field(default_factory=dict)  # unit name -> kind, at `head`
-    updated: str | None = None  # the pull request's updated_at when last looked at
-    verdicts: dict[str, list[str]] = field(default_factory=dict)  # reviewer -> [STATE, commit_id] already recorded
-    approved: str | None = None  # the head commit an approval was recorded for
-    recheck: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"head": self.head, "base": self.base, "units": self.units}
-        for name in ("updated", "approved"):
-            if getattr(self, name):
-                out[name] = getattr(self, name)
-        if self.verdicts:
-            out["verdicts"] = self.verdicts
-        if self.recheck:
-            out["recheck"] = True
-        return out
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "PullMemory":
-        return cls(head=data["head"], base=data.get("base", ""), units=dict(data.get("units") or {}),
-                   updated=data.get("updated"), verdicts={k: list(v) for k, v in (data.get("verdicts") or {}).items()},
-                   approved=data.get("approved"), recheck=bool(data.get("recheck")))
-
-
-@dataclass
-class TriggerCursor:
-    """The sensor cursor: `{"v": 1, "delivery": <last webhook row id>, "etags": {<poll url>: <etag>},
-    "since": <newest updated_at polled>, "pulls": {"<n>": {"head", "base", "units", "updated", "verdicts", ...}}}`."""
-
-    pulls: dict[int, PullMemory] = field(default_factory=dict)
-    delivery: int = 0
-    etags: dict[str, str] = field(default_factory=dict)
-    since: str | None = None  # newest updated_at seen by the incremental poll
-
-    def to_json(self) -> str:
-        data: dict[str, Any] = {"v": CURSOR_VERSION, "delivery": self.delivery,
-                                "pulls": {str(n): m.to_json() for n, m in sorted(self.pulls.items())}}
-        if self.etags:
-            data["etags"] = self.etags
-        if self.since:
-            data["since"] = self.since
-        return json.dumps(data, sort_keys=True, separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, text: str | None) -> "TriggerCursor":
-        """An empty cursor for None/""; a cursor of another version starts afresh (run keys prevent duplicates)."""
-        if not text:
-            return cls()
-        data = json.loads(text)
-        if not isinstance(data, dict) or data.get("v") != CURSOR_VERSION:
-            return cls()
-        return cls(pulls={int(n): PullMemory.from_json(m) for n, m in (data.get("pulls") or {}).items()},
-                   delivery=int(data.get("delivery") or 0), etags=dict(data.get("etags") or {}),
-                   since=data.get("since"))
-
-    def copy(self) -> "TriggerCursor":
-        return TriggerCursor.from_json(self.to_json())
-
-    @property
-    def needs_recheck(self) -> bool:
-        return any(m.recheck for m in self.pulls.values())
 
 
 # -- inputs ----------------------------------------------------------------------------------------------------
@@ -207,7 +43,7 @@ AffectedUnits = Callable[[list[str]], Sequence[Any]]  # changed files -> units w
 
 def units_fn(config: Any) -> AffectedUnits:
     """changes.affected_units bound to a GitopsConfig."""
-    from gitops_pipelines.core.changes import affected_units
+    from gitops_pipelines.core.changes import affected_units  # noqa: PLC0415 - changes imports hcl2, only needed here
 
     return lambda files: affected_units(config, files)
 
@@ -329,10 +165,5 @@ def decide_events(cursor: TriggerCursor, deliveries: Iterable[tuple[int, Any]], 
 
 
 def _recent(updated_at: str | None, now: datetime) -> bool:
-    if not updated_at:
-        return False
-    try:
-        when = datetime.fromisoformat(updated_at.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return now - when <= RECHECK_WINDOW
+    when = parse_time(updated_at)
+    return when is not None and now - when <= RECHECK_WINDOW

@@ -3,11 +3,11 @@
 
 import dagster as dg
 
-from gitops_pipelines.core import flow
+from gitops_pipelines.core import promotion
 from gitops_pipelines.core.config import GitopsConfig, UnitConfig
+from gitops_pipelines.core.vocabulary import DRIFT
+from gitops_pipelines.defs.keys import key
 from gitops_pipelines.defs.refusals import refusals
-from gitops_pipelines.defs.stages import DRIFT, key
-from gitops_pipelines.defs.run_tags import bound_commit
 from gitops_pipelines.resources import GitopsResource
 
 
@@ -25,9 +25,9 @@ def drift_asset(config: GitopsConfig, unit: UnitConfig) -> dg.AssetsDefinition:
                                              description=f"fails when {env} was changed outside Terraform")
                            for env in envs])
     def _drift(context: dg.AssetExecutionContext, gitops: GitopsResource) -> dg.MaterializeResult:
-        ws = gitops.workspace(context.log.info, bound_commit(context))
         with refusals():
-            results = flow.drift_all(ws, ws.config.unit(unit.name))
+            ws = gitops.workspace(context.log.info, gitops.main_commit())
+            results = promotion.drift_all(ws, ws.config.unit(unit.name))
         for result in results:
             (context.log.warning if result.status == "drift" else context.log.info)(result.summary())
         return dg.MaterializeResult(

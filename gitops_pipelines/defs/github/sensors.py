@@ -1,4 +1,4 @@
-"""GitHub -> runs. Two thin sensors over core/triggers.py: `github_pull_requests` polls pull requests by
+"""GitHub -> runs. Two thin sensors over core/triggers/: `github_pull_requests` polls pull requests by
 last update (one conditional request when nothing moved; the default) and `github_webhooks` reads the webhook receiver's store by row id (used instead when
 the resource has a `webhook_db`). Both keep a `TriggerCursor` and give every run a deterministic run_key."""
 
@@ -10,36 +10,25 @@ from typing import Any
 import dagster as dg
 
 from gitops_pipelines.core.config import GitopsConfig
-from gitops_pipelines.core.github_events import InvalidEventPayload, parse_event
-from gitops_pipelines.core.pull_poll import poll_pulls
-from gitops_pipelines.core.triggers import (PR_CHECKS, AddPartition, CleanUp, Decision, RecordApproval, RunMerge,
-                                            RunPrChecks, TriggerCursor, decide_events, decide_poll, units_fn)
-from gitops_pipelines.defs.jobs import build_jobs, job_selections
+from gitops_pipelines.core.github.events import InvalidEventPayload, parse_event
+from gitops_pipelines.core.github.polling import poll_pulls
+from gitops_pipelines.core.triggers import (AddPartition, CleanUp, Decision, RecordApproval, RunMerge, RunPrChecks,
+                                            TriggerCursor, decide_events, decide_poll, units_fn)
+from gitops_pipelines.defs.jobs import INTENT_JOBS, build_jobs, job_selections
 from gitops_pipelines.defs.partitions import changes
+from gitops_pipelines.defs.pr_checks.approvals import approval_event
 from gitops_pipelines.defs.run_tags import MERGE_SHA, change_tags
-from gitops_pipelines.defs.stages import key
 from gitops_pipelines.resources.github import GitHubResource
 
 POLL_SENSOR, WEBHOOK_SENSOR = "github_pull_requests", "github_webhooks"
-APPROVAL = "approval"
 PR_TAG, RUN_KEY_TAG = "gitops/pr", "dagster/run_key"
 WEBHOOK_PAGE = 500
 
 POLL_URL = "pulls?state=all&sort=updated"  # the cursor key of the poll's first-page ETag
 
 
-def approval_specs(config: GitopsConfig) -> list[dg.AssetSpec]:
-    """`[unit, approval]` per unit: the sensors record GitHub review approvals on it, bound to the reviewed commit."""
-    checks = job_selections(config)[PR_CHECKS]
-    return [dg.AssetSpec(key(unit.name, APPROVAL), group_name=unit.name, partitions_def=changes,
-                         deps=[k for k in checks if k.path[0] == unit.name], kinds={"github"},
-                         description="an approving GitHub review of the change's head commit (recorded by the "
-                                     "GitHub sensors; a review of an older commit is observed, not materialized)")
-            for unit in config.units]
-
-
 def build_sensors(config: GitopsConfig, jobs: Sequence[Any] | None = None) -> dg.Definitions:
-    """The GitHub sensors and approval assets of one gitops.yaml; nothing without a `github:` section."""
+    """The GitHub sensors of one gitops.yaml; nothing without a `github:` section."""
     if config.github is None:
         return dg.Definitions()
     jobs = list(jobs) if jobs is not None else list(build_jobs(config).values())
@@ -85,7 +74,7 @@ def build_sensors(config: GitopsConfig, jobs: Sequence[Any] | None = None) -> dg
                                               repository=repository)
         return sensor_result(context, decisions, new_cursor, selections)
 
-    return dg.Definitions(sensors=[poll_sensor, webhook_sensor], assets=approval_specs(config))
+    return dg.Definitions(sensors=[poll_sensor, webhook_sensor])
 
 
 def sensor_result(context: dg.SensorEvaluationContext, decisions: Iterable[Decision], cursor: TriggerCursor,
@@ -114,7 +103,8 @@ def sensor_result(context: dg.SensorEvaluationContext, decisions: Iterable[Decis
 
 def run_request(decision: RunPrChecks | RunMerge, selections: dict[str, list[dg.AssetKey]]) -> dg.RunRequest | None:
     """One run of the decision's job, narrowed to the decision's unit."""
-    assets = [k for k in selections.get(decision.job, []) if k.path[0] == decision.unit]
+    job = INTENT_JOBS[decision.intent]
+    assets = [k for k in selections.get(job, []) if k.path[0] == decision.unit]
     if not assets:
         return None
     if isinstance(decision, RunPrChecks):
@@ -124,19 +114,8 @@ def run_request(decision: RunPrChecks | RunMerge, selections: dict[str, list[dg.
         if decision.merge_sha:
             tags[MERGE_SHA] = decision.merge_sha
     tags[PR_TAG] = str(decision.pr)
-    return dg.RunRequest(run_key=decision.run_key, job_name=decision.job, partition_key=decision.partition_key,
+    return dg.RunRequest(run_key=decision.run_key, job_name=job, partition_key=decision.partition_key,
                          asset_selection=assets, tags=tags)
-
-
-def approval_event(decision: RecordApproval) -> dg.AssetMaterialization | dg.AssetObservation:
-    """An approval of the head is a materialization of `[unit, approval]`; an approval of an older commit is only
-    observed (it approves nothing)."""
-    metadata = {"reviewer": decision.reviewer, "commit_id": decision.commit_id, "head_sha": decision.head_sha,
-                "approved": decision.approved, "approved_by": ", ".join(decision.approvers)}
-    event = dg.AssetMaterialization if decision.approved else dg.AssetObservation
-    return event(asset_key=key(decision.unit, APPROVAL), partition=decision.partition_key, metadata=metadata,
-                 description=("approved" if decision.approved else
-                              f"review of {decision.commit_id[:12]}, not of the head {decision.head_sha[:12]}"))
 
 
 def _already_run(instance: dg.DagsterInstance, run_key: str) -> bool:

@@ -8,23 +8,36 @@ from typing import Any
 
 import dagster as dg
 
-from gitops_pipelines.core import pr_feedback
 from gitops_pipelines.core.config import GitopsConfig
-from gitops_pipelines.defs.run_tags import HEAD_SHA, tag
+from gitops_pipelines.core.github import reporter
+from gitops_pipelines.core.vocabulary import SYNTAX, Stage, pr_number
 from gitops_pipelines.resources.github import GitHubResource
+
+
+class StageReport:
+    """`report(result)` publishes a stage's result; `work_item` is the work-item check's conclusion (syntax runs it)."""
+
+    def __init__(self, publish: Callable[[Any], None] | None = None):
+        self._publish = publish
+        self.reported = False
+        self.work_item: str | None = None
+
+    def __call__(self, result: Any) -> None:
+        self.reported = True
+        if self._publish is not None:
+            self._publish(result)
 
 
 @contextmanager
 def reporting(context: dg.AssetExecutionContext, github: GitHubResource | None, config: GitopsConfig, unit: str,
-              stage: str) -> Iterator[Callable[[Any], None]]:
-    """Marks the stage's check run in progress, yields `report(result)`; a stage that raises before reporting
+              stage: Stage, head: str) -> Iterator[StageReport]:
+    """Marks the stage's check run in progress, yields a StageReport; a stage that raises before reporting
     fails its check with the error. No `github` resource, or a partition that is not a PR: nothing is published.
     A GitHub outage is logged, never fails the stage (re-execute the step to publish again)."""
     change = context.partition_key if context.has_partition_key else ""
-    if github is None or pr_feedback.pr_number(change) is None:
-        yield lambda result: None
+    if github is None or pr_number(change) is None:
+        yield StageReport()
         return
-    reported: list[bool] = []
 
     def safely(what: str, fn: Callable[[], Any]) -> Any:
         try:
@@ -35,32 +48,25 @@ def reporting(context: dg.AssetExecutionContext, github: GitHubResource | None, 
 
     gateway = safely("connect", lambda: github.gateway(context.log.debug))
     if gateway is None:
-        yield lambda result: None
+        yield StageReport()
         return
-    head = tag(context, HEAD_SHA)
-    if head is None:
-        pull = safely("read the pull request", lambda: gateway.pull(pr_feedback.pr_number(change)))
-        head = pull.head_sha if pull else None
-    if head is None:
-        yield lambda result: None
-        return
-    safely("start the check run", lambda: pr_feedback.start(gateway, head, unit, stage))
-    if stage == "syntax":
-        safely("run the work_item check", lambda: pr_feedback.work_item(gateway, config, change))
+    safely("start the check run", lambda: reporter.start(gateway, head, unit, stage))
 
-    def report(result: Any) -> None:
-        reported.append(True)
+    def publish(result: Any) -> None:
         ids = safely("publish the result",
-                     lambda: pr_feedback.publish(gateway, config, change, head, unit, stage, result))
+                     lambda: reporter.publish(gateway, config, change, head, unit, stage, result))
         if ids:
-            context.log.info(f"{unit}/{stage}: plan comment {ids[0]} on #{pr_feedback.pr_number(change)} updated")
+            context.log.info(f"{unit}/{stage}: plan comment {ids[0]} on #{pr_number(change)} updated")
 
+    report = StageReport(publish)
+    if stage.kind == SYNTAX:
+        report.work_item = safely("run the work_item check", lambda: reporter.work_item(gateway, config, change))
     try:
         yield report
     except BaseException as exc:
-        if not reported:
+        if not report.reported:
             message = getattr(exc, "description", None) or str(exc) or type(exc).__name__
-            safely("fail the check run", lambda: pr_feedback.fail(gateway, head, unit, stage, message))
+            safely("fail the check run", lambda: reporter.fail(gateway, head, unit, stage, message))
         raise
     finally:
         gateway.close()
