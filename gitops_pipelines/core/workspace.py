@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -16,7 +15,7 @@ from gitops_pipelines.core.errors import ConfigError
 from gitops_pipelines.core.redact import Redactor
 from gitops_pipelines.core.terraform import TerraformRunner
 
-LOCK_FILE = ".terraform.lock.hcl"
+LOCK_FILE = ".terraform.lock.hcl"  # sealed with each plan, restored before its apply
 
 
 @dataclass
@@ -27,6 +26,7 @@ class Workspace:
     log: Callable[[str], None] | None = None
     runner: TerraformRunner | None = None
     _store: Any = field(default=None, repr=False)
+    plan_key: bytes | None = field(default=None, repr=False)  # None: the development key file
 
     def __post_init__(self) -> None:
         if self.runner is None:
@@ -46,7 +46,7 @@ class Workspace:
         if self._store is None:
             from gitops_pipelines.core.plan_store import open_plan_store
 
-            self._store = open_plan_store(self.config.plan_store.url, self.config.root,
+            self._store = open_plan_store(self.config.plan_store.url, self.config.root, key=self.plan_key,
                                           warn=self.log or (lambda m: None))
         return self._store
 
@@ -59,10 +59,6 @@ class Workspace:
         path = self.config.root / ".gitops" / "work" / unit.name / target
         path.mkdir(parents=True, exist_ok=True)
         return path
-
-    def lock_hash(self, unit: UnitConfig, unit_dir: Path | None = None) -> str | None:
-        lock = (unit_dir or self.unit_dir(unit)) / LOCK_FILE
-        return hashlib.sha256(lock.read_bytes()).hexdigest() if lock.exists() else None
 
     def project_environment(self, unit: UnitConfig, env_name: str) -> EnvironmentConfig:
         """The environment, checked to be one this unit deploys to."""
@@ -96,3 +92,24 @@ class Workspace:
             json.dump(variables, tmp)
             tmp.flush()
             yield [*files, tmp.name]
+
+
+def open_workspace(config_path: str | Path, *, plan_key: str | None = None, plan_store_url: str | None = None,
+                   log: Callable[[str], None] | None = None, commit: str | None = None) -> Workspace:
+    """A Workspace for gitops.yaml; plan_key is the GITOPS_PLAN_KEY value (None: the core's own lookup).
+
+    With `commit`, the stages run on a checkout of exactly that commit, while the plan store (and its development
+    key) stay where the repository's own gitops.yaml says, so every commit's plans land in one store."""
+    from gitops_pipelines.core.checkout import at_commit
+    from gitops_pipelines.core.config import load_config
+    from gitops_pipelines.core.plan_store import open_plan_store
+    from gitops_pipelines.core.plan_store.keys import key_from_setting
+
+    home = load_config(config_path)
+    key = key_from_setting(plan_key.strip()) if plan_key and plan_key.strip() else None
+    if not commit and not plan_store_url:  # the store opens on first use: `config check` writes no key file
+        return Workspace(home, log=log, plan_key=key)
+    config = load_config(at_commit(Path(config_path), commit)) if commit else home
+    store = open_plan_store(plan_store_url or home.plan_store.url, home.root, key=key,
+                            warn=log or (lambda message: None))
+    return Workspace(config, log=log, _store=store)

@@ -19,7 +19,7 @@ from gitops_pipelines.core.errors import (
 from gitops_pipelines.core.plan_store import open_plan_store
 from gitops_pipelines.core.stages import ApplyResult
 from gitops_pipelines.core.workspace import Workspace
-from gitops_pipelines.dev.ports import free_port
+from gitops_pipelines_dev.ports import free_port
 from gitops_pipelines_tests.conftest import reset_clouds
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ import pytest
 from gitops_pipelines.core import stages
 from gitops_pipelines.core.config import load_config
 from gitops_pipelines.core.workspace import Workspace
-from gitops_pipelines.dev.ports import free_port
+from gitops_pipelines_dev.ports import free_port
 from gitops_pipelines_tests.fixtures.infra_repo import make_infra_repo
 
 pytestmark = pytest.mark.slow

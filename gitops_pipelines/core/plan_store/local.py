@@ -11,7 +11,7 @@ from gitops_pipelines.core.plan_store.store import PlanStore
 
 
 class LocalPlanStore(PlanStore):
-    """`<folder>/<plan_id>/{plan.bin.enc, plan.json, plan.txt, record.json, applied.json}`."""
+    """`<folder>/<plan_id>/{plan.bin.enc, plan.json, plan.txt, terraform.lock.hcl, record.json, applied.json}`."""
 
     def __init__(self, folder: Path, key: bytes, warn: Callable[[str], object] = print):
         super().__init__(key, warn)

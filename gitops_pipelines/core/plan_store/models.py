@@ -92,7 +92,7 @@ class PlanRecord(BaseModel):
     summary: PlanSummary
     created_at: str  # ISO 8601 UTC
     plan_size: int  # bytes of the plain plan file
-    artifacts: dict[str, StoredArtifact]  # "plan.bin.enc", "plan.json", "plan.txt"
+    artifacts: dict[str, StoredArtifact]  # "plan.bin.enc", "plan.json", "plan.txt"[, "terraform.lock.hcl"]
     addresses: list[str] = Field(default_factory=list)
 
     @property

@@ -22,20 +22,24 @@ from gitops_pipelines.core.plan_store.sealing import Sealer, sha256_hex
 PLAN_FILE = "plan.bin.enc"
 PLAN_JSON = "plan.json"
 PLAN_TEXT = "plan.txt"
+LOCK_FILE = "terraform.lock.hcl"  # the provider lock file the plan was made with, when it had one
 RECORD = "record.json"
 APPLIED = "applied.json"
 ARTIFACTS = (PLAN_FILE, PLAN_JSON, PLAN_TEXT)
+OPTIONAL_ARTIFACTS = (LOCK_FILE,)  # verified when the signed record lists them; older plans have none
 _PLAN_ID = re.compile(r"^[0-9a-f]{64}$")
 
 
 class StoredPlan:
     """A plan read back from the store, every byte already checked against its signed record."""
 
-    def __init__(self, record: PlanRecord, plan_file: bytes, plan_json: dict, text: str):
+    def __init__(self, record: PlanRecord, plan_file: bytes, plan_json: dict, text: str,
+                 lock_file: bytes | None = None):
         self.record = record
         self._plan_file = plan_file
         self._plan_json = plan_json
         self._text = text
+        self._lock_file = lock_file
 
     def plan_bytes(self) -> bytes:
         """The plain `terraform plan -out` file, byte for byte as it was saved."""
@@ -48,6 +52,10 @@ class StoredPlan:
     def text(self) -> str:
         """The rendered plan as a reviewer saw it."""
         return self._text
+
+    def lock_file(self) -> bytes | None:
+        """The `.terraform.lock.hcl` the plan was made with, byte for byte; None for a plan stored without one."""
+        return self._lock_file
 
 
 class PlanStore(ABC):
@@ -76,8 +84,13 @@ class PlanStore(ABC):
         """Every plan id that has at least one object stored."""
 
     # -- the use cases --------------------------------------------------------------------------------------
-    def save(self, plan_file: bytes, plan_json: dict, text: str, binding: PlanBinding) -> PlanRecord:
-        """Stores a plan (JSON and text redacted, binary encrypted); saving the same bytes again is a no-op."""
+    def save(self, plan_file: bytes, plan_json: dict, text: str, binding: PlanBinding,
+             lock_file: bytes | None = None) -> PlanRecord:
+        """Stores a plan (JSON and text redacted, binary encrypted) with the provider lock file it was made with
+        (sealed by its sha256 in the signed record, as the binding's lock_hash); saving the same bytes again is a
+        no-op."""
+        if lock_file is not None and binding.lock_hash != sha256_hex(lock_file):
+            raise ValueError("binding.lock_hash must be the sha256 of the lock file stored with the plan")
         plan_id = sha256_hex(plan_file)
         if self._read(plan_id, RECORD) is not None:
             try:
@@ -94,6 +107,9 @@ class PlanStore(ABC):
             PLAN_JSON: json.dumps(redacted, sort_keys=True).encode(),
             PLAN_TEXT: scrub_text(text, secrets).encode(),
         }
+        if lock_file is not None:
+            # provider versions and package hashes, nothing secret: kept readable, sealed by the signed record
+            blobs[LOCK_FILE] = lock_file
         record = PlanRecord(
             plan_id=plan_id, binding=binding, summary=PlanSummary.from_plan_json(plan_json),
             created_at=_now(), plan_size=len(plan_file), addresses=changed_addresses(plan_json),
@@ -210,7 +226,7 @@ class PlanStore(ABC):
         record = self._record(plan_id)
         where = record.binding.where
         blobs: dict[str, bytes] = {}
-        for name in ARTIFACTS:
+        for name in (*ARTIFACTS, *(n for n in OPTIONAL_ARTIFACTS if n in record.artifacts)):
             data = self._read(plan_id, name)
             expected = record.artifacts.get(name)
             if data is None:
@@ -234,7 +250,10 @@ class PlanStore(ABC):
             text = blobs[PLAN_TEXT].decode("utf-8")
         except ValueError:
             raise problems.tampered(plan_id, where, PLAN_TEXT, "is not UTF-8 text") from None
-        return StoredPlan(record, plain, plan_json, text)
+        lock_file = blobs.get(LOCK_FILE)
+        if lock_file is not None and sha256_hex(lock_file) != record.binding.lock_hash:
+            raise problems.tampered(plan_id, where, LOCK_FILE, "is not the lock file the plan is bound to")
+        return StoredPlan(record, plain, plan_json, text, lock_file)
 
 
 def _now() -> str:

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import os
+import secrets
 import tempfile
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from gitops_pipelines.core.errors import PlanBindingMismatch, PlanRefused
-from gitops_pipelines.core.plan_store import AppliedRecord, PlanRecord
+from gitops_pipelines.core.config import UnitConfig
+from gitops_pipelines.core.errors import LockFileChanged, PlanBindingMismatch, PlanRefused
+from gitops_pipelines.core.git import is_tracked
+from gitops_pipelines.core.plan_store import AppliedRecord, PlanRecord, StoredPlan
+from gitops_pipelines.core.plan_store.lock_file import LockFileUnreadable, ProviderChange, compare_lock_files
 from gitops_pipelines.core.stages.plan import check_policy, init_for
-from gitops_pipelines.core.workspace import Workspace
+from gitops_pipelines.core.workspace import LOCK_FILE, Workspace
 
 
 class ApplyResult(BaseModel):
@@ -55,18 +61,15 @@ def apply(ws: Workspace, plan_id: str, *, environment: str | None = None, unit: 
         return ApplyResult(plan_id=record.plan_id, unit=unit_cfg.name, environment=env.name, already_applied=True,
                            state_serial=done.state_serial, outputs=done.outputs, applied_by=done.applied_by)
     unit_dir = ws.unit_dir(unit_cfg)
-    lock_hash = ws.lock_hash(unit_cfg, unit_dir)
-    if record.binding.lock_hash and lock_hash != record.binding.lock_hash:
-        raise PlanBindingMismatch(
-            f"{unit_cfg.name}/{env.name}: the provider lock file changed since plan {record.plan_id[:12]} was made; "
-            "make a new plan"
-        )
     report = check_policy(ws, stored.plan_json(), env.name)
     if not report.passed:
         rules = ", ".join(sorted({f"{v.rule_id} ({v.address})" for v in report.errors}))
         raise PlanRefused(f"{unit_cfg.name}/{env.name}: plan {record.plan_id[:12]} fails security policy: {rules}; "
                           "fix the code, or waive a rule under policy.allow in gitops.yaml, and plan again")
+    lock = _LockCheck(ws, unit_cfg, env.name, stored, unit_dir / LOCK_FILE)
+    lock.before_init()
     data_dir = init_for(ws, unit_cfg, env, unit_dir)
+    lock.after_init()
     with tempfile.TemporaryDirectory(prefix="gitops-apply-") as tmp:
         planfile = Path(tmp) / "plan.tfplan"
         planfile.write_bytes(stored.plan_bytes())
@@ -88,3 +91,88 @@ def _public_outputs(state: dict) -> dict:
     """Output values from the new state, with sensitive ones masked."""
     return {name: ("(sensitive value)" if out.get("sensitive") else out.get("value"))
             for name, out in (state.get("outputs") or {}).items()}
+
+
+class _LockCheck:
+    """The provider lock file travels with the plan: restored into a checkout that commits none, and a committed
+    one that selects other providers is refused before Terraform runs (Terraform would refuse the saved plan
+    later, with no word on which provider changed)."""
+
+    def __init__(self, ws: Workspace, unit: UnitConfig, environment: str, stored: StoredPlan, path: Path):
+        self.ws, self.unit, self.environment, self.path = ws, unit, environment, path
+        self.record = stored.record
+        self.sealed = stored.lock_file()
+        self.planned_hash = stored.record.binding.lock_hash
+
+    def before_init(self) -> None:
+        if self.planned_hash is None:
+            return  # planned without a lock file: nothing to hold the checkout to
+        found = _read(self.path)
+        if found is not None and _sha256(found) == self.planned_hash:
+            return
+        if self.sealed is None:
+            state = "is missing" if found is None else "differs"
+            raise self._refusal(f"{self._where()} {state}, and the plan was stored without its lock file (by an "
+                                "older version), so it cannot be restored", [])
+        if found is None or is_tracked(self.path) is False:
+            # none came with the commit (at most one an earlier `init` wrote here): the plan's own goes in
+            _write_whole(self.path, self.sealed)
+            if self.ws.log is not None:
+                self.ws.log(f"{self.unit.name}/{self.environment}: restored the provider lock file of plan "
+                            f"{self.record.short_id} into {self.unit.path}/{LOCK_FILE}")
+            return
+        self._refuse_if_changed(found, before_init=True)
+
+    def after_init(self) -> None:
+        """`init` may add package hashes to a committed lock file; what it left must be what the plan used."""
+        if self.sealed is None or self.planned_hash is None:
+            return
+        found = _read(self.path)
+        if found is None:
+            raise self._refusal(f"{self._where()} is missing after terraform init", [])
+        if _sha256(found) != self.planned_hash:
+            self._refuse_if_changed(found, before_init=False)
+
+    def _refuse_if_changed(self, found: bytes, *, before_init: bool) -> None:
+        try:
+            changes = compare_lock_files(self.sealed, found, before_init=before_init)
+        except LockFileUnreadable as broken:
+            raise self._refusal(f"{self._where()} cannot be read ({broken})", []) from None
+        if changes:
+            raise self._refusal(f"{self._where()} selects other providers than the plan was made with: "
+                                f"{'; '.join(c.describe() for c in changes)}", changes)
+
+    def _where(self) -> str:
+        return f"the provider lock file {self.unit.path}/{LOCK_FILE} of this checkout"
+
+    def _refusal(self, problem: str, changes: list[ProviderChange]) -> LockFileChanged:
+        b = self.record.binding
+        change = f" for {b.change}" if b.change else ""
+        return LockFileChanged(
+            f"{self.unit.name}/{self.environment}: refusing plan {self.record.short_id} (plan_id "
+            f"{self.record.plan_id}){change}: {problem}. Terraform applies a saved plan only with the providers it "
+            f"was made with. Re-plan: run the {self.environment} plan stage of {self.unit.name} again on this "
+            "commit, review the new plan and apply that one.",
+            unit=self.unit.name, environment=self.environment, plan_id=self.record.plan_id,
+            providers=[c.source for c in changes])
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """Written to a temporary name and renamed, so a concurrent `init` never reads half a file."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

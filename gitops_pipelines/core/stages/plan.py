@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from gitops_pipelines.core.config import EnvironmentConfig, UnitConfig
 from gitops_pipelines.core.git import head_sha as git_head_sha
 from gitops_pipelines.core.plan_store import PlanBinding, PlanRecord
 from gitops_pipelines.core.policy import PolicyReport, evaluate
-from gitops_pipelines.core.workspace import Workspace
+from gitops_pipelines.core.workspace import LOCK_FILE, Workspace
 
 
 class PlanResult(BaseModel):
@@ -61,13 +62,24 @@ def plan(ws: Workspace, unit: UnitConfig, env_name: str, change: str | None = No
                        lock_timeout=ws.config.terraform.lock_timeout)
         plan_json = ws.runner.show_json(unit_dir, planfile, data_dir=data_dir, env=env.process_env())
         text = ws.runner.show_text(unit_dir, planfile, data_dir=data_dir, env=env.process_env())
+        # as `init` left it (written by it when the repository commits none): sealed with the plan, so the
+        # apply, on whatever checkout it runs, uses the very providers this plan was made with
+        lock_file = _read(unit_dir / LOCK_FILE)
         binding = PlanBinding(
             unit=unit.name, environment=env.name, change=change,
-            head_sha=head_sha or git_head_sha(unit_dir), base_sha=base_sha,
-            terraform_version=ws.runner.version(), lock_hash=ws.lock_hash(unit, unit_dir),
+            head_sha=head_sha or git_head_sha(unit_dir), base_sha=base_sha, terraform_version=ws.runner.version(),
+            lock_hash=hashlib.sha256(lock_file).hexdigest() if lock_file is not None else None,
         )
-        record = ws.store.save(planfile.read_bytes(), plan_json, ws.runner.redactor(text), binding)
+        record = ws.store.save(planfile.read_bytes(), plan_json, ws.runner.redactor(text), binding,
+                               lock_file=lock_file)
     stored = ws.store.get(record.plan_id)
     report = check_policy(ws, stored.plan_json(), env.name)
     return PlanResult(record=record, text=stored.text(), policy_passed=report.passed,
                       policy_markdown=report.markdown(), violations=[asdict(v) for v in report.violations])
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None

@@ -1,0 +1,148 @@
+"""The provider lock file travels with the plan, on real Terraform against moto.
+
+Like the sample (and many real repositories), this one commits no `.terraform.lock.hcl`: `init` writes one in
+the checkout where the plan is made, and the apply runs on another checkout (the merge commit's) that has none.
+One S3 bucket keeps each plan and apply fast.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from gitops_pipelines.core import stages
+from gitops_pipelines.core.errors import LockFileChanged
+from gitops_pipelines.core.workspace import open_workspace
+from gitops_pipelines_tests.fixtures.infra_repo import git
+
+pytestmark = pytest.mark.slow
+
+AWS = "registry.terraform.io/hashicorp/aws"
+BUCKET = "lock-travels-site"
+LOCK = "projects/site/.terraform.lock.hcl"
+PLAN_KEY = "lock-file-travels-test-key"
+GIT_ID = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
+
+GITOPS = """
+terraform:
+  provider_mirror: "${TF_PROVIDER_MIRROR}"
+plan_store:
+  url: .gitops/plans
+environments:
+  - name: test
+    auto_apply: true
+    env:
+      AWS_ENDPOINT_URL: "${TEST_AWS_ENDPOINT}"
+      AWS_REGION: us-east-1
+    credentials: [AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY]
+    backend_config:
+      bucket: tfstate-test
+      region: us-east-1
+      use_lockfile: true
+      use_path_style: true
+      skip_credentials_validation: true
+      skip_requesting_account_id: true
+      skip_metadata_api_check: true
+      skip_region_validation: true
+units:
+  - name: site
+    kind: project
+    path: projects/site
+    environments: [test]
+"""
+
+MAIN_TF = f"""
+terraform {{
+  required_providers {{
+    aws = {{
+      source  = "hashicorp/aws"
+      version = "~> 5.0"
+    }}
+  }}
+  backend "s3" {{}}
+}}
+
+provider "aws" {{
+  region                      = "us-east-1"
+  s3_use_path_style           = true
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_requesting_account_id  = true
+}}
+
+resource "aws_s3_bucket" "site" {{
+  bucket = "{BUCKET}"
+}}
+"""
+
+
+def commit(repo, files: dict[str, str | bytes], message: str) -> str:
+    for name, content in files.items():
+        path = repo / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    git(repo, *GIT_ID, "add", "-A")
+    git(repo, *GIT_ID, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory, cloud_env):
+    """The pull request's head, and a merge commit with the same unit source; neither commits a lock file."""
+    root = tmp_path_factory.mktemp("lock-travels") / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    head = commit(root, {"gitops.yaml": GITOPS, ".gitignore": ".gitops/\n", "projects/site/main.tf": MAIN_TF},
+                  "site")
+    merge = commit(root, {"README.md": "unrelated to the unit\n"}, "merge")
+    commit(root, {"README.md": "main moved on\n"}, "later")  # so both commits run on worktrees
+    return {"root": root, "head": head, "merge": merge}
+
+
+def workspace(repo, sha: str, lines: list[str]):
+    return open_workspace(repo["root"] / "gitops.yaml", plan_key=PLAN_KEY, log=lines.append, commit=sha)
+
+
+def test_a_plan_applies_on_another_checkout_without_a_lock_file(repo, clouds):
+    planning: list[str] = []
+    ws = workspace(repo, repo["head"], planning)
+    planned = stages.plan(ws, ws.config.unit("site"), "test", "pr-1")
+    lock = (ws.config.root / LOCK).read_bytes()  # written by init, in the plan's checkout only
+    assert git(ws.config.root, "status", "--porcelain", "--", LOCK) == f"?? {LOCK}"
+    assert ws.store.get(planned.plan_id).lock_file() == lock
+
+    applying: list[str] = []
+    merge_ws = workspace(repo, repo["merge"], applying)
+    assert merge_ws.config.root != ws.config.root and not (merge_ws.config.root / LOCK).exists()
+    result = stages.apply(merge_ws, planned.plan_id, environment="test", change="pr-1")
+
+    assert not result.already_applied and result.state_serial
+    assert BUCKET in {b["Name"] for b in clouds["test"].boto3_client("s3").list_buckets()["Buckets"]}
+    assert (merge_ws.config.root / LOCK).read_bytes() == lock
+    assert f"site/test: restored the provider lock file of plan {planned.record.short_id} into {LOCK}" in applying
+    assert merge_ws.store.applied(planned.plan_id).state_serial == result.state_serial
+
+
+def test_a_committed_lock_file_with_another_provider_version_is_refused(repo, clouds):
+    ws = workspace(repo, repo["head"], [])
+    planned = stages.plan(ws, ws.config.unit("site"), "test", "pr-2")
+    lock = ws.store.get(planned.plan_id).lock_file()
+    assert b'version     = "5.100.0"' in lock
+    # meanwhile the main branch commits a lock file that selects another aws provider
+    upgraded = commit(repo["root"], {LOCK: lock.replace(b'"5.100.0"', b'"5.101.0"')}, "lock the aws provider")
+
+    applying: list[str] = []
+    merge_ws = workspace(repo, upgraded, applying)
+    with pytest.raises(LockFileChanged) as caught:
+        stages.apply(merge_ws, planned.plan_id, environment="test", change="pr-2")
+
+    error = caught.value
+    assert (error.unit, error.environment, error.plan_id, error.providers) == (
+        "site", "test", planned.plan_id, [AWS])
+    assert f"{AWS}: version 5.100.0 in the plan, 5.101.0 in the checkout" in str(error)
+    assert planned.plan_id in str(error) and "Re-plan" in str(error)
+    assert not [line for line in applying if line.startswith("$ terraform")], "refused before Terraform ran"
+    s3 = clouds["test"].boto3_client("s3")
+    assert {b["Name"] for b in s3.list_buckets()["Buckets"]} == {"tfstate-test"}
+    assert s3.list_objects_v2(Bucket="tfstate-test").get("KeyCount") == 0
+    assert merge_ws.store.applied(planned.plan_id) is None
+    assert (merge_ws.config.root / LOCK).read_bytes() != lock, "the commit's lock file is left as it is"
