@@ -8,13 +8,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from gitops_pipelines.core.errors import ConfigError
+
+# `Fixes #12` and friends: how a pull request names the work item (issue) it belongs to.
+WORK_ITEM_PATTERNS = (r"(?i)\b(?:fixes|closes|resolves|refs)\s+#(\d+)",)
 
 DEFAULT_CONFIG = "gitops.yaml"
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NAME = r"^[a-z0-9][a-z0-9_-]*$"
+# a GitHub login (`alice`) or a team (`acme/platform`)
+_APPROVER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:/[A-Za-z0-9][A-Za-z0-9_.-]*)?")
 
 
 class _Strict(BaseModel):
@@ -51,10 +56,35 @@ class RunSettings(_Strict):
         return [os.environ[name] for name in self.credentials if os.environ.get(name)]
 
 
+class ApprovalSettings(_Strict):
+    """How many approving GitHub reviews of the merged head a change needs before it is applied."""
+
+    required: int = Field(default=1, ge=0, description="approving reviews of the head, the author's never counts")
+
+    @field_validator("required", mode="before")
+    @classmethod
+    def _not_a_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # YAML `yes`/`true` would otherwise count as 1
+            raise ValueError(f"must be a whole number >= 0 (got {value!r})")
+        return value
+
+
 class EnvironmentConfig(RunSettings):
     name: str = Field(pattern=_NAME)
     auto_apply: bool = False
     backend_config: dict[str, str | int | bool] = Field(default_factory=dict)
+    approvals: ApprovalSettings = Field(default_factory=ApprovalSettings,
+                                        description="unset: the top-level `approvals` applies")
+    approvers: list[str] = Field(default_factory=list,
+                                 description="GitHub logins or org/team slugs who may approve in the UI; empty: anyone")
+
+    @field_validator("approvers")
+    @classmethod
+    def _approvers_are_logins_or_teams(cls, approvers: list[str]) -> list[str]:
+        for name in approvers:
+            if not _APPROVER.fullmatch(name):
+                raise ValueError(f"{name!r} is not a GitHub login (alice) or team (acme/platform)")
+        return approvers
 
 
 class EphemeralConfig(RunSettings):
@@ -89,14 +119,15 @@ class GitHubSettings(_Strict):
     api_url: str = "https://api.github.com"
     main_branch: str = "main"
     token_env: str = "GITHUB_TOKEN"
-    work_item_patterns: list[str] = Field(
-        default_factory=lambda: [r"(?i)\b(?:fixes|closes|resolves|refs)\s+#(\d+)"]
-    )
+    work_item_patterns: list[str] = Field(default_factory=lambda: list(WORK_ITEM_PATTERNS))
 
 
 class GitopsConfig(_Strict):
     terraform: TerraformSettings = Field(default_factory=TerraformSettings)
     plan_store: PlanStoreSettings = Field(default_factory=PlanStoreSettings)
+    # declared before `environments`, so that their validator sees it
+    approvals: ApprovalSettings = Field(default_factory=ApprovalSettings,
+                                        description="the default for environments that set no `approvals`")
     environments: list[EnvironmentConfig] = Field(min_length=1)
     ephemeral: EphemeralConfig = Field(default_factory=EphemeralConfig)
     units: list[UnitConfig] = Field(min_length=1)
@@ -111,6 +142,15 @@ class GitopsConfig(_Strict):
     def _unique_envs(cls, envs: list[EnvironmentConfig]) -> list[EnvironmentConfig]:
         _no_duplicates([e.name for e in envs], "environment")
         return envs
+
+    @field_validator("environments")
+    @classmethod
+    def _inherit_approvals(cls, envs: list[EnvironmentConfig], info: ValidationInfo) -> list[EnvironmentConfig]:
+        """An environment that sets no `approvals` takes the top-level one."""
+        default = info.data.get("approvals")  # absent when the top-level `approvals` is itself invalid
+        if default is None:
+            return envs
+        return [e if "approvals" in e.model_fields_set else e.model_copy(update={"approvals": default}) for e in envs]
 
     @field_validator("units")
     @classmethod
@@ -242,8 +282,9 @@ def _config_error(exc: ValidationError, source: str) -> ConfigError:
             msg = f"{err['msg']} (got {err.get('input')!r})"
         else:
             msg = str(err["msg"]).removeprefix("Value error, ")
-        messages.append(f"{field}: {msg}" if field else msg)
-    return ConfigError("; ".join(messages), file=source, field=None if len(messages) > 1 else None)
+        # the first field goes into ConfigError.field (and so leads the text); later ones name their own field
+        messages.append(f"{field}: {msg}" if field and messages else msg)
+    return ConfigError("; ".join(messages), file=source, field=first_field)
 
 
 def _loc(loc: tuple) -> str:

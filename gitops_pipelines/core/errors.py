@@ -54,6 +54,17 @@ class PlanRefused(GitopsError):
     exit_code = 3
 
 
+class GateRefused(PlanRefused):
+    """The promotion gate refused to apply a change to an environment; the message lists every failed condition."""
+
+    def __init__(self, message: str, *, unit: str, environment: str, change: str, refusals: tuple = ()):
+        self.unit = unit
+        self.environment = environment
+        self.change = change
+        self.refusals = refusals  # the GateRefusal of each failed condition
+        super().__init__(message)
+
+
 class PlanNotFound(PlanRefused):
     pass
 
@@ -68,3 +79,14 @@ class PlanStale(PlanRefused):
 
 class PlanBindingMismatch(PlanRefused):
     pass
+
+
+class LockFileChanged(PlanBindingMismatch):
+    """The checkout's provider lock file selects other providers than the stored plan was made with."""
+
+    def __init__(self, message: str, *, unit: str, environment: str, plan_id: str, providers: list[str]):
+        self.unit = unit
+        self.environment = environment
+        self.plan_id = plan_id
+        self.providers = providers  # source addresses, e.g. registry.terraform.io/hashicorp/aws
+        super().__init__(message)

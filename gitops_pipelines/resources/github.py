@@ -12,9 +12,10 @@ from pydantic import Field
 
 from gitops_pipelines.core.config import GitHubSettings
 from gitops_pipelines.core.github import GitHubGateway
-from gitops_pipelines.core.webhook_store import WebhookStore
+from gitops_pipelines.core.github.webhook_store import WebhookStore
 
 WEBHOOK_DB_ENV = "GITOPS_WEBHOOK_DB"
+DAGSTER_URL_ENV = "GITOPS_DAGSTER_URL"
 
 
 class GitHubResource(dg.ConfigurableResource):
@@ -26,6 +27,9 @@ class GitHubResource(dg.ConfigurableResource):
     webhook_db: Optional[str] = Field(
         default=None, description=f"the webhook receiver's delivery store (${WEBHOOK_DB_ENV}); set: the webhook "
                                   "sensor reads it and the polling sensor stands down")
+    dagster_url: Optional[str] = Field(
+        default=None, description=f"the Dagster webserver's address people open (${DAGSTER_URL_ENV}); deployments and "
+                                  "comments on GitHub link to the run")
     seconds_between_requests: float = Field(default=0.25, description="PyGithub throttle between requests")
     seconds_between_writes: float = Field(default=1.0, description="PyGithub throttle between writes")
 
@@ -35,7 +39,11 @@ class GitHubResource(dg.ConfigurableResource):
         only when set, so a missing token fails the sensors with a clear message instead of every run's start)."""
         token = dg.EnvVar(settings.token_env) if os.environ.get(settings.token_env) else None
         return cls(repository=settings.repository, api_url=settings.api_url, token=token,
-                   webhook_db=webhook_db or None)
+                   webhook_db=webhook_db or None, dagster_url=os.environ.get(DAGSTER_URL_ENV) or None)
+
+    def run_url(self, run_id: str) -> str | None:
+        """The run's page in the Dagster UI, when the webserver's address is known."""
+        return f"{self.dagster_url.rstrip('/')}/runs/{run_id}" if self.dagster_url else None
 
     def gateway(self, log: Callable[[str], None] | None = None) -> GitHubGateway:
         return GitHubGateway(self.repository, token=self.token, base_url=self.api_url,

@@ -8,8 +8,9 @@ import dagster as dg
 from pydantic import Field
 
 from gitops_pipelines.core.config import GitopsConfig, load_config
-from gitops_pipelines.core.flow import open_workspace
-from gitops_pipelines.core.workspace import Workspace
+from gitops_pipelines.core.checkout import repository_root
+from gitops_pipelines.core.promotion.commits import main_commit
+from gitops_pipelines.core.workspace import Workspace, open_workspace
 
 
 class GitopsResource(dg.ConfigurableResource):
@@ -23,6 +24,12 @@ class GitopsResource(dg.ConfigurableResource):
 
     def load_config(self) -> GitopsConfig:
         return load_config(self.config_path)
+
+    def main_commit(self) -> str:
+        """The tip of the deployed branch (github.main_branch, default main): what scheduled runs check."""
+        config = self.load_config()
+        repo = repository_root(config.root) or config.root
+        return main_commit(repo, config.github.main_branch if config.github else "main")
 
     def workspace(self, log: Callable[[str], None] | None = None, commit: str | None = None) -> Workspace:
         """A Workspace for one step, on a checkout of `commit` when the run is bound to one; pass

@@ -13,8 +13,8 @@ import pytest
 
 from gitops_pipelines.core.errors import ConfigError
 from gitops_pipelines.definitions import build_definitions
-from gitops_pipelines.dev.infra import SAMPLE
-from gitops_pipelines.dev.instance import PROJECT_ROOT
+from gitops_pipelines_dev.checkout import CHECKOUT_ROOT
+from gitops_pipelines_dev.infra import SAMPLE
 
 FAKE_ENV = {
     "TF_PROVIDER_MIRROR": "/nonexistent", "TEST_AWS_ENDPOINT": "http://127.0.0.1:1",
@@ -89,7 +89,7 @@ def test_broken_gitops_yaml_raises_config_error_naming_the_field(sample_env, tmp
 def _validate(config: Path, env_extra: dict) -> subprocess.CompletedProcess:
     env = {**os.environ, **env_extra, "GITOPS_CONFIG": str(config)}
     dagster = Path(sys.executable).parent / "dagster"
-    return subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"], cwd=PROJECT_ROOT,
+    return subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"], cwd=CHECKOUT_ROOT,
                           env=env, capture_output=True, text=True, timeout=180)
 
 
@@ -104,3 +104,23 @@ def test_dagster_definitions_validate(tmp_path):
     bad = _validate(broken / "gitops.yaml", FAKE_ENV)
     assert bad.returncode != 0
     assert "units[1].path" in bad.stdout + bad.stderr
+
+
+def test_a_launch_that_cannot_know_its_commit_is_refused_before_anything_runs(sample_env, tmp_path):
+    """Launched from the UI without the sensor's tags, in a repository without a `github:` section: the stage
+    does not fall back to the working copy; it says how to name the commit."""
+    from gitops_pipelines_dev.infra import make_infra_repo
+
+    repo = make_infra_repo(tmp_path / "repo")
+    (repo / "projects/storage/unreviewed.tf").write_text("# in the working copy only, never committed\n")
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("changes", ["pr-9"])
+        defs = build_definitions(repo / "gitops.yaml")
+        result = defs.resolve_job_def("pr_checks").execute_in_process(
+            instance=instance, partition_key="pr-9", raise_on_error=False,
+            asset_selection=[dg.AssetKey(["storage", "syntax"])])
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data
+    assert "does not say which commit" in failure.user_failure_data.description
+    assert "gitops/head_sha" in failure.user_failure_data.description
+    assert not result.get_asset_materialization_events()

@@ -7,7 +7,8 @@ import subprocess
 import dagster as dg
 import pytest
 
-from gitops_pipelines.dev.infra import git
+from gitops_pipelines.defs.run_tags import change_tags
+from gitops_pipelines_dev.infra import git
 from gitops_pipelines_tests.dagster.conftest import failure_messages, latest_metadata
 
 pytestmark = pytest.mark.slow
@@ -18,7 +19,7 @@ BUCKET = ["bucket/syntax", "bucket/ephemeral_test", "bucket/release"]
 def test_module_release_needs_passed_checks_and_records_next_version(gitops_defs, instance, infra_root, clouds):
     git(infra_root, "tag", "-f", "bucket-v1.2.3")  # the session's shared repository: removed again below
     try:
-        _release_flow(gitops_defs, instance)
+        _release_flow(gitops_defs, instance, git(infra_root, "rev-parse", "HEAD"))
         # without a github: section the release is a local tag on the commit the checks ran on
         assert git(infra_root, "rev-list", "-n1", "bucket-v1.3.0") == git(infra_root, "rev-parse", "HEAD")
     finally:
@@ -26,18 +27,21 @@ def test_module_release_needs_passed_checks_and_records_next_version(gitops_defs
         subprocess.run(["git", "tag", "-d", "bucket-v1.3.0"], cwd=infra_root, capture_output=True)
 
 
-def _release_flow(gitops_defs, instance) -> None:
+def _release_flow(gitops_defs, instance, head: str) -> None:
     instance.add_dynamic_partitions("changes", ["pr-7"])
     job = gitops_defs.resolve_job_def("release")
+    tags = change_tags(head_sha=head, merge_sha=head)  # one commit: the PR head is also the merged commit
 
-    early = job.execute_in_process(instance=instance, partition_key="pr-7", raise_on_error=False,
+    early = job.execute_in_process(instance=instance, partition_key="pr-7", raise_on_error=False, tags=tags,
                                    asset_selection=[dg.AssetKey(["bucket", "release"])])
     assert not early.success
-    assert "syntax, ephemeral_test has not passed for pr-7" in failure_messages(early)
+    why = failure_messages(early)
+    assert "bucket/release: pr-7 may not be applied" in why, why
+    assert "syntax has not run for pr-7" in why and "ephemeral_test has not run for pr-7" in why
 
     everything = dg.materialize(
         [gitops_defs.resolve_assets_def(dg.AssetKey(k.split("/"))) for k in BUCKET], instance=instance,
-        partition_key="pr-7",
+        partition_key="pr-7", tags=tags,
         run_config={"ops": {"bucket__release": {"config": {"bump": "minor", "reason": "new input"}}}})
     assert everything.success
     assert "passed" in latest_metadata(instance, "bucket/ephemeral_test", "pr-7")["result"]

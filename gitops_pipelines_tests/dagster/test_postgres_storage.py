@@ -5,10 +5,13 @@ Runs, materializations and their plan_id lineage must be rows in PostgreSQL, not
 from __future__ import annotations
 
 
+from pathlib import Path
+
 import dagster as dg
 import pytest
 
-from gitops_pipelines_tests.fixtures.infra_repo import API_TOKEN
+from gitops_pipelines.defs.run_tags import change_tags
+from gitops_pipelines_tests.fixtures.infra_repo import API_TOKEN, git
 
 
 pytestmark = pytest.mark.slow
@@ -45,8 +48,10 @@ def project_defs(infra_root, clouds, tmp_path):
 
 
 def _run(defs, instance, job, assets, run_config=None):
+    head = git(Path(defs.resources["gitops"].config_path).parent, "rev-parse", "HEAD")
     result = defs.resolve_job_def(job).execute_in_process(
         instance=instance, partition_key=CHANGE, run_config=run_config or {}, raise_on_error=False,
+        tags=change_tags(head_sha=head, merge_sha=head),
         asset_selection=[dg.AssetKey([UNIT, a]) for a in assets],
     )
     if not result.success:
@@ -69,7 +74,7 @@ def test_project_flow_on_postgres_storage(project_defs, pg_env_instance, postgre
     assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
     instance.add_dynamic_partitions("changes", [CHANGE])
 
-    runs = [_run(project_defs, instance, "pr_checks", ["test_plan"]).run_id]
+    runs = [_run(project_defs, instance, "pr_checks", ["syntax", "ephemeral_test", "test_plan"]).run_id]
     runs.append(_run(project_defs, instance, "merge", ["test_deploy", "prod_plan"]).run_id)
     prod_plan_id = _meta(instance, "prod_plan")["plan_id"]
     approval = {"approved_by": "alice", "reason": "CHG-42", "plan_id": prod_plan_id}
@@ -96,7 +101,8 @@ def test_project_flow_on_postgres_storage(project_defs, pg_env_instance, postgre
         db_name=pg_db,
     )
     by_stage = {dg.AssetKey.from_db_string(key).path[1]: (partition, body) for key, partition, body in materializations}
-    assert set(by_stage) == {"test_plan", "test_deploy", "prod_plan", "release", "prod_deploy"}
+    assert set(by_stage) == {"syntax", "ephemeral_test", "test_plan", "test_deploy", "prod_plan", "release",
+                             "prod_deploy"}
     assert all(partition == CHANGE for partition, _ in by_stage.values())
     for stage, plan_id in [("test_plan", test_plan["plan_id"]), ("test_deploy", test_plan["plan_id"]),
                            ("prod_plan", prod_plan_id), ("release", prod_plan_id), ("prod_deploy", prod_plan_id)]:

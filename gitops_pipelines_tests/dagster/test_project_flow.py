@@ -7,8 +7,8 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from gitops_pipelines.dev.infra import git
 from gitops_pipelines.defs.run_tags import change_tags
+from gitops_pipelines_dev.infra import git
 from gitops_pipelines_tests.dagster.conftest import failure_messages, latest_metadata
 
 pytestmark = pytest.mark.slow
@@ -20,7 +20,8 @@ def _approval(op: str, plan_id: str, who: str = "alice") -> dict:
 
 def test_project_flow_with_lineage_refusals_reruns_and_drift(gitops_defs, instance, infra_root, clouds):
     head = git(infra_root, "rev-parse", "HEAD")
-    tags = change_tags(head_sha=head, triggered_by="merge of PR #1 by bob")
+    # the sample has one commit: it is both the PR head and, for the merge-time stages, the merge commit
+    tags = change_tags(head_sha=head, merge_sha=head, triggered_by="merge of PR #1 by bob")
     instance.add_dynamic_partitions("changes", ["pr-1", "pr-2", "pr-3"])
 
     def run(job: str, keys: list[str], partition: str | None, run_config=None):
@@ -41,6 +42,15 @@ def test_project_flow_with_lineage_refusals_reruns_and_drift(gitops_defs, instan
     assert "aws_s3_bucket" in test_plan["plan"] and "tok-9f3b2c71" not in test_plan["plan"]
     logs = [e.user_message for e in instance.all_logs(instance.get_runs(limit=1)[0].run_id)]
     assert any("$ terraform plan" in line for line in logs), "Terraform lines are streamed to the run log"
+
+    # The gate: syntax and the ephemeral test have not run at the merged head, so the merge deploys nothing.
+    gated = run("merge", ["storage/test_deploy"], "pr-1")
+    assert not gated.success
+    why = failure_messages(gated)
+    assert "storage/test: pr-1 may not be applied at the merged head" in why
+    assert "syntax has not run for pr-1" in why and "ephemeral_test has not run for pr-1" in why
+    assert "test_plan has not run" not in why and "policy" not in why  # those passed at this head
+    assert run("pr_checks", ["storage/syntax", "storage/ephemeral_test"], "pr-1").success
 
     # A second change's prod plan, made against the still empty prod state: release refuses it while its test
     # deploy has not happened, and once pr-1 reaches prod it is stale.

@@ -14,6 +14,7 @@ import urllib.request
 
 import pytest
 
+from gitops_pipelines_dev.infra import git
 from gitops_pipelines_tests.e2e.conftest import LOCATION
 
 pytestmark = pytest.mark.slow
@@ -22,9 +23,10 @@ UNIT, CHANGE = "storage", "pr-11"
 DEPLOY_STEP = f"{UNIT}__prod_deploy"
 
 
-def _launch(gql, job, stages, run_config=None):
+def _launch(gql, head, job, stages, run_config=None):
+    # a launch from the UI names the change's commits (without a github: section nothing else can tell them)
     return gql.launch(job, run_config=run_config, partition=CHANGE, asset_selection=[[UNIT, s] for s in stages],
-                      tags={"dagster/user": "e2e-test"})
+                      tags={"dagster/user": "e2e-test", "gitops/head_sha": head, "gitops/merge_sha": head})
 
 
 def _succeed(gql, run_id, what):
@@ -39,21 +41,25 @@ def _step_window(info):
 
 
 def test_prod_approval_through_the_webserver(dagster_stack, clouds, e2e_infra):
+    head = git(e2e_infra, "rev-parse", "HEAD")  # the sample's one commit: PR head and merge commit alike
     gql = dagster_stack.graphql()
     locations = gql.wait_for_locations()
     assert locations[LOCATION]["error"] is None, locations[LOCATION]["error"]
 
     gql.add_partition("changes", CHANGE, location=LOCATION)
     # "Materialize selected" in the asset graph: one run of the implicit asset job, in dependency order
-    _succeed(gql, _launch(gql, "__ASSET_JOB", ["test_plan", "test_deploy", "prod_plan"]), "plans and test deploy")
+    # the PR stages first: the gate lets test_deploy apply only when they passed at the merged head
+    plans = _launch(gql, head, "__ASSET_JOB", ["syntax", "ephemeral_test", "test_plan", "test_deploy", "prod_plan"])
+    _succeed(gql, plans, "plans and test deploy")
     prod_plan = gql.latest_materialization([UNIT, "prod_plan"], CHANGE)
     plan_id = prod_plan["metadata"]["plan_id"]
     approval = {"approved_by": "alice", "reason": "CHG-1234", "plan_id": plan_id}
-    _succeed(gql, _launch(gql, "release", ["release"], {"ops": {f"{UNIT}__release": {"config": approval}}}), "release")
+    release = _launch(gql, head, "release", ["release"], {"ops": {f"{UNIT}__release": {"config": approval}}})
+    _succeed(gql, release, "release")
 
     # three prod deploys at once: a wrong plan_id, and the right one twice
     wrong = dict(approval, plan_id="0" * 64)
-    runs = [_launch(gql, "prod_deploy", ["prod_deploy"], {"ops": {DEPLOY_STEP: {"config": config}}})
+    runs = [_launch(gql, head, "prod_deploy", ["prod_deploy"], {"ops": {DEPLOY_STEP: {"config": config}}})
             for config in (approval, wrong, approval)]
     infos = [gql.wait_for_run(run_id, timeout=600) for run_id in runs]
 

@@ -57,6 +57,17 @@ def test_unknown_key_names_file_field_and_allowed_keys(tmp_path):
     assert "unknown key 'auto_aply'" in message
     assert "allowed:" in message and "auto_apply" in message and "backend_config" in message
     assert caught.value.exit_code == 2
+    assert caught.value.field == "environments[0].auto_aply"  # tools (and the JSON output) can point at it
+    assert message.count("environments[0].auto_aply") == 1
+
+
+def test_several_validation_errors_name_each_field_once(tmp_path):
+    path = _write(tmp_path, GOOD.replace("auto_apply: true", "auto_aply: true") + "colour: blue\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ=ENVIRON)
+    message = str(caught.value)
+    assert caught.value.field == "environments[0].auto_aply"
+    assert message.count("environments[0].auto_aply") == 1 and "colour: unknown key 'colour'" in message
 
 
 def test_unknown_key_exits_2_from_the_cli(tmp_path):
@@ -145,3 +156,49 @@ def test_wrong_kind_and_invalid_yaml(tmp_path):
         load_config(_write(tmp_path, GOOD.replace("kind: module", "kind: lib")), environ=ENVIRON)
     with pytest.raises(ConfigError, match=r"line \d+, column \d+: not valid YAML"):
         load_config(_write(tmp_path, GOOD + "units: [\n"), environ=ENVIRON)
+
+
+# -- approvals: how many approving reviews of the merged head an environment needs ------------------------------
+def test_approvals_default_to_one_and_approvers_to_anyone(tmp_path):
+    config = load_config(_write(tmp_path, GOOD), environ=ENVIRON)
+    assert config.approvals.required == 1
+    assert [e.approvals.required for e in config.environments] == [1, 1]
+    assert [e.approvers for e in config.environments] == [[], []]
+
+
+def test_environments_inherit_the_top_level_approvals_unless_they_set_their_own(tmp_path):
+    text = GOOD.replace("  - name: prod\n", "  - name: prod\n    approvals: {required: 0}\n"
+                        "    approvers: [alice, acme/platform-team]\n")
+    config = load_config(_write(tmp_path, "approvals: {required: 2}\n" + text), environ=ENVIRON)
+    assert config.environment("test").approvals.required == 2
+    assert config.environment("prod").approvals.required == 0
+    assert config.environment("prod").approvers == ["alice", "acme/platform-team"]
+    # a dump loads back to the same settings (resources hand the config around as data)
+    again = type(config).model_validate(config.model_dump())
+    assert [e.approvals for e in again.environments] == [e.approvals for e in config.environments]
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("-1", "greater than or equal to 0"), ("two", "valid integer"), ("true", "whole number >= 0"),
+])
+def test_a_bad_approval_count_names_the_field(tmp_path, value, expected):
+    path = _write(tmp_path, GOOD.replace("auto_apply: true", f"auto_apply: true\n    approvals: {{required: {value}}}"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ=ENVIRON)
+    assert caught.value.field == "environments[0].approvals.required"
+    assert expected in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_top_level_approvals_are_checked_too(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, "approvals: {requird: 2}\n" + GOOD), environ=ENVIRON)
+    assert caught.value.field == "approvals.requird"
+    assert "unknown key 'requird'; allowed: required" in str(caught.value)
+
+
+def test_an_approver_that_is_no_github_login_or_team_is_named(tmp_path):
+    path = _write(tmp_path, GOOD.replace("  - name: prod\n", "  - name: prod\n    approvers: [alice, 'bob smith']\n"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ=ENVIRON)
+    assert caught.value.field == "environments[1].approvers"
+    assert "'bob smith' is not a GitHub login (alice) or team (acme/platform)" in str(caught.value)

@@ -7,8 +7,11 @@ import re
 import pytest
 
 from gitops_pipelines.core.github.comments import cleared_body, marker_key, parts_of, plan_upsert, render_parts
-from gitops_pipelines.core.github.feedback import (check_name, check_outcome, check_summary, comment_marker,
+from gitops_pipelines.core.github.rendering import (check_name, check_outcome, check_summary, comment_marker,
                                                    plan_comment, split_comment, syntax_annotations)
+from gitops_pipelines.core.github.rendering import (APPLIED_END, APPLIED_START, apply_section, code_span,
+                                                   gate_marker, refusal_comment, refusal_resolved, rejoin_parts,
+                                                   status_description, with_apply_section)
 from gitops_pipelines.core.github.models import Comment
 from gitops_pipelines.core.plan_store import PlanBinding, PlanRecord
 from gitops_pipelines.core.plan_store.models import PlanSummary
@@ -198,10 +201,10 @@ def test_check_summaries_for_each_stage():
 
     steps = [EphemeralStep(name="apply", passed=True), EphemeralStep(name="destroy", passed=False, detail="a|b")]
     failed = EphemeralResult(unit="net", passed=False, suffix="-e1", steps=steps, leaked=["aws_vpc.main"])
-    conclusion, title, summary = check_summary("ephemeral", failed)
+    conclusion, title, summary = check_summary("ephemeral_test", failed)
     assert conclusion == "failure" and "1 resource(s) leaked" in title and "`aws_vpc.main`" in summary
     assert "a\\|b" in summary
-    assert check_summary("ephemeral", EphemeralResult(unit="net", passed=True, suffix="-e1", steps=steps[:1]))[0] == "success"
+    assert check_summary("ephemeral_test", EphemeralResult(unit="net", passed=True, suffix="-e1", steps=steps[:1]))[0] == "success"
 
     conclusion, title, summary = check_summary("plan", make_plan())
     assert conclusion == "success" and title == "1 to add, 1 to change, 0 to destroy, 0 to replace"
@@ -219,6 +222,85 @@ def test_check_summaries_for_each_stage():
 def test_check_outcome_redacts_and_names_are_stable():
     steps = [EphemeralStep(name="apply", passed=False, detail="password hunter2-secret rejected")]
     result = EphemeralResult(unit="net", passed=False, suffix="-e1", steps=steps)
-    outcome = check_outcome("ephemeral", result, redactor=Redactor(["hunter2-secret"]))
+    outcome = check_outcome("ephemeral_test", result, redactor=Redactor(["hunter2-secret"]))
     assert "hunter2-secret" not in outcome.summary
     assert check_name("storage", "plan", "test") == "storage/plan (test)" and check_name("net", "syntax") == "net/syntax"
+
+
+# -- after the merge: the apply section, refusals, deployment-status lines --------------------------------------------
+def test_code_span_cannot_be_closed_by_what_it_holds():
+    assert code_span("storage") == "`storage`"
+    assert code_span("a`b") == "``a`b``" and code_span("x ``` y") == "````x ``` y````"
+    assert code_span("`edge`") == "`` `edge` ``"  # a space keeps a leading/trailing backtick inside
+    assert code_span("two\nlines") == "`two lines`" and code_span("") == "` `"
+    assert code_span(" both ") == "`  both  `"  # CommonMark strips one space each side back off
+
+
+def test_status_description_is_one_line_of_at_most_140_characters():
+    assert status_description("applied\n  (state serial 3)") == "applied (state serial 3)"
+    long = status_description("word " * 100)
+    assert len(long) == 140 and long.endswith("\u2026") and "\n" not in long
+    assert len(status_description("x" * 500, limit=20)) == 20
+
+
+def test_apply_section_fences_terraform_text_and_redacts():
+    output = "Apply complete!\n```\ninjected\n```\npassword = hunter2-secret\n" + APPLIED_END
+    section = apply_section("storage", "prod", output, PLAN_ID, run_url="http://dagster/runs/1 (x)",
+                            redactor=Redactor(["hunter2-secret"]))
+    assert section.startswith(f"{APPLIED_START}\n### :rocket: Applied `storage` in `prod`")
+    assert section.endswith(f"{APPLIED_END}\n") and section.count(APPLIED_END) == 1
+    assert "````text\n" in section and fences_balanced(section) and "hunter2-secret" not in section
+    assert f"Plan `{PLAN_ID[:12]}` was applied" in section and "(http://dagster/runs/1%20%28x%29)" in section
+    failed = apply_section("storage", "prod", "Error: boom", PLAN_ID, ok=False)
+    assert "### :x: Apply of `storage` in `prod` failed" in failed and "re-execute the deploy" in failed
+    many = apply_section("storage", "prod", "\n".join(f"line {i}" for i in range(50)), PLAN_ID)
+    assert "<details><summary>Apply output (50 lines)</summary>" in many
+    huge = apply_section("storage", "prod", "y" * 50_000, PLAN_ID)
+    assert len(huge) < 21_000 and "(cut: the full output is in the run's log)" in huge
+
+
+def test_with_apply_section_adds_then_replaces_and_keeps_the_plan():
+    marker = comment_marker("storage", "test")
+    plan = plan_comment("storage", "test", make_plan())
+    content = plan.split("\n", 1)[1]
+    first = with_apply_section(marker, content, apply_section("storage", "test", "first", PLAN_ID))
+    assert first.startswith(f"{marker}\n{APPLIED_START}\n") and first.endswith(content)
+    second = with_apply_section(marker, first.split("\n", 1)[1], apply_section("storage", "test", "second", PLAN_ID))
+    assert second.count(APPLIED_START) == 1 and "second" in second and "first" not in second
+    assert second.endswith(content)
+    alone = with_apply_section(marker, "", apply_section("storage", "test", "only", PLAN_ID))
+    assert alone.startswith(marker) and alone.rstrip().endswith(APPLIED_END)
+    # A plan that merely quotes the start marker lower down is never taken for an apply section.
+    quoted = content + f"\n{APPLIED_START}\nnot ours\n{APPLIED_END}\n"
+    assert with_apply_section(marker, quoted, "S\n").endswith(quoted)
+
+
+def test_rejoin_parts_gives_back_exactly_what_was_split():
+    key = marker_key(comment_marker("storage", "test"))
+    text = "".join(f"  + line {i:06d} {'x' * 90}\n" for i in range(1500))
+    content = plan_comment("storage", "test", make_plan(text)).split("\n", 1)[1]
+    parts = render_parts(key, content)
+    assert len(parts) == 3
+    comments = [Comment(100 + i, body, "bot") for i, body in enumerate(parts)]
+    assert rejoin_parts(comments, key) == content
+    assert rejoin_parts(comments[:1], key).startswith("### Plan for")  # a part deleted by hand: what is left
+    single = render_parts(key, "short body\n")
+    assert rejoin_parts([Comment(1, single[0], "bot")], key) == "short body\n"
+    # surplus parts cleared after a shrink are not content
+    cleared = [Comment(1, single[0], "bot"), Comment(2, cleared_body(key, 2), "bot")]
+    assert rejoin_parts(cleared, key) == "short body\n"
+    assert rejoin_parts([Comment(1, "<!-- someone-else -->\nhi", "bob")], key) is None
+
+
+def test_refusal_comment_says_why_as_code_and_what_to_do():
+    body = refusal_comment("storage", "prod", ["not approved at `abc` by @octocat", "plan is stale\nre-plan"],
+                           "approve the merged head, then launch `storage/prod_deploy` again",
+                           run_url="http://dagster/runs/9", redactor=Redactor(["abc-secret"]))
+    assert body.startswith(gate_marker("storage", "prod") + "\n### :no_entry: `storage` was not deployed to `prod`")
+    assert "- ``not approved at `abc` by @octocat``" in body and "- `plan is stale re-plan`" in body
+    assert "**What to do:** approve the merged head" in body and "[Dagster run](http://dagster/runs/9)" in body
+    assert "(no reason was given)" in refusal_comment("storage", "prod", [], "try again")
+    assert "abc-secret" not in refusal_comment("s", "p", ["token abc-secret"], "x", redactor=Redactor(["abc-secret"]))
+    assert marker_key(gate_marker("storage", "prod")) != marker_key(comment_marker("storage", "prod"))
+    resolved = refusal_resolved("storage", "prod", PLAN_ID)
+    assert resolved.startswith(gate_marker("storage", "prod")) and f"`{PLAN_ID[:12]}` has been applied" in resolved

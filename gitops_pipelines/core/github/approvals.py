@@ -47,12 +47,61 @@ def latest_verdicts(reviews: Iterable[Review]) -> dict[str, Review]:
 
 def decide(reviews: Iterable[Review], head_sha: str) -> ApprovalDecision:
     """The full decision for head_sha; see approval_for."""
+    tally = decide_required(reviews, head_sha, required=1, author=None)
+    approval = Approval(commit_id=head_sha, approvers=tally.approvers) if tally.approved else None
+    return ApprovalDecision(head_sha=head_sha, approval=approval, blocked_by=tally.blocked_by, stale=tally.stale)
+
+
+@dataclass(frozen=True)
+class RequiredApprovals:
+    """Whether head_sha has the approving reviews it needs: who counts, who blocks, who approved an older commit,
+    and whether the author's own approval was set aside."""
+
+    head_sha: str
+    required: int
+    approvers: tuple[str, ...] = ()  # latest verdict APPROVED, of exactly head_sha, not the author
+    blocked_by: tuple[str, ...] = ()  # latest verdict CHANGES_REQUESTED, at any commit
+    stale: tuple[str, ...] = ()  # latest verdict APPROVED, of another commit
+    author: str | None = None
+    self_approved: bool = False  # the author approved their own change; it never counts
+
+    @property
+    def approved(self) -> bool:
+        return not self.blocked_by and len(self.approvers) >= self.required
+
+    @property
+    def missing(self) -> int:
+        """How many more approving reviews of the head are needed."""
+        return max(0, self.required - len(self.approvers))
+
+    def explain(self) -> str:
+        head = self.head_sha[:12]
+        counted = f" (by {', '.join(self.approvers)})" if self.approvers else ""
+        parts = [f"{len(self.approvers)} of {self.required} required approving review(s) of {head}{counted}"]
+        if self.stale:
+            parts.append(f"{', '.join(self.stale)} approved an older commit, not {head} (stale)")
+        if self.self_approved:
+            parts.append(f"the author {self.author}'s own approval does not count")
+        if self.blocked_by:
+            parts.append(f"changes requested by {', '.join(self.blocked_by)}")
+        return "; ".join(parts)
+
+
+def decide_required(reviews: Iterable[Review], head_sha: str, *, required: int,
+                    author: str | None) -> RequiredApprovals:
+    """Count approvals of exactly head_sha against `required`: each reviewer's latest verdict counts, changes
+    requested by anyone block, and the author's own review never counts (GitHub logins compare case-insensitively)."""
+    if required < 0:
+        raise ValueError(f"required approvals must be >= 0, got {required}")
+    own = (author or "").casefold()
     latest = latest_verdicts(reviews)
-    blocked = tuple(sorted(r for r, rv in latest.items() if rv.state == "CHANGES_REQUESTED"))
-    approving = tuple(sorted(r for r, rv in latest.items() if rv.state == "APPROVED" and rv.commit_id == head_sha))
-    stale = tuple(sorted(r for r, rv in latest.items() if rv.state == "APPROVED" and rv.commit_id != head_sha))
-    approval = Approval(commit_id=head_sha, approvers=approving) if approving and not blocked else None
-    return ApprovalDecision(head_sha=head_sha, approval=approval, blocked_by=blocked, stale=stale)
+    self_approved = bool(own) and any(r.casefold() == own and rv.state == "APPROVED" for r, rv in latest.items())
+    others = {r: rv for r, rv in latest.items() if not own or r.casefold() != own}
+    blocked = tuple(sorted(r for r, rv in others.items() if rv.state == "CHANGES_REQUESTED"))
+    approving = tuple(sorted(r for r, rv in others.items() if rv.state == "APPROVED" and rv.commit_id == head_sha))
+    stale = tuple(sorted(r for r, rv in others.items() if rv.state == "APPROVED" and rv.commit_id != head_sha))
+    return RequiredApprovals(head_sha=head_sha, required=required, approvers=approving, blocked_by=blocked,
+                             stale=stale, author=author or None, self_approved=self_approved)
 
 
 def approval_for(reviews: Iterable[Review], head_sha: str) -> Approval | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,20 +125,62 @@ class CheckOutcome:
     annotations: tuple[dict, ...] = ()
 
 
-@dataclass
-class PollState:
-    """ETags and page bodies of the last poll, keyed by URL: an unchanged poll then costs only 304s.
+@dataclass(frozen=True)
+class DeploymentStatus:
+    """One step of a deployment: queued, in_progress, success, failure, error, inactive or pending."""
 
-    Keep one per sensor in memory (the code server lives across ticks). `to_json()` keeps only the ETags, which is
-    small enough for a sensor cursor; a page whose body is not cached is fetched again unconditionally.
-    """
-
-    etags: dict[str, str] = field(default_factory=dict)
-    pages: dict[str, tuple[tuple[PullRequest, ...], str | None]] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"etags": dict(self.etags)}
+    id: int
+    state: str
+    description: str = ""
+    log_url: str = ""
+    environment_url: str = ""
+    environment: str = ""
+    creator: str = ""
+    created_at: str | None = None
 
     @classmethod
-    def from_json(cls, data: dict[str, Any] | None) -> "PollState":
-        return cls(etags=dict((data or {}).get("etags") or {}))
+    def from_json(cls, data: dict[str, Any]) -> "DeploymentStatus":
+        return cls(id=int(data["id"]), state=data.get("state") or "", description=data.get("description") or "",
+                   log_url=data.get("log_url") or data.get("target_url") or "",
+                   environment_url=data.get("environment_url") or "", environment=data.get("environment") or "",
+                   creator=(data.get("creator") or {}).get("login") or "", created_at=data.get("created_at"))
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A GitHub deployment of one commit to one environment; statuses oldest first, when they were asked for."""
+
+    id: int
+    sha: str
+    ref: str
+    environment: str
+    task: str = "deploy"
+    description: str = ""
+    payload: dict[str, Any] = field(default_factory=dict, hash=False)
+    creator: str = ""
+    production: bool = False
+    transient: bool = False
+    created_at: str | None = None
+    statuses: tuple[DeploymentStatus, ...] = ()
+
+    @property
+    def state(self) -> str | None:
+        """The latest status (None: none yet, or statuses were not read)."""
+        return self.statuses[-1].state if self.statuses else None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], statuses: tuple[DeploymentStatus, ...] = ()) -> "Deployment":
+        payload = data.get("payload")
+        if isinstance(payload, str):  # GitHub accepts a JSON string too and may answer with it as sent
+            try:
+                payload = json.loads(payload) if payload.strip() else {}
+            except ValueError:
+                payload = {}
+        return cls(id=int(data["id"]), sha=data.get("sha") or "", ref=data.get("ref") or "",
+                   environment=data.get("environment") or "", task=data.get("task") or "deploy",
+                   description=data.get("description") or "",
+                   payload=payload if isinstance(payload, dict) else {},
+                   creator=(data.get("creator") or {}).get("login") or "",
+                   production=bool(data.get("production_environment")),
+                   transient=bool(data.get("transient_environment")), created_at=data.get("created_at"),
+                   statuses=statuses)

@@ -1,20 +1,23 @@
-"""The gateway's writes: check runs, commit statuses, the one comment per unit and environment, tags, releases."""
+"""The gateway's writes (and the reads that make them safe to repeat): check runs, commit statuses, the one comment
+per unit and environment, tags, releases, deployments and their statuses."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from github import GithubException
 
 from .comments import marker_key, plan_upsert
 from .errors import GitHubError
-from .models import Comment, Release
+from .models import Comment, Deployment, DeploymentStatus, Release
 
 ANNOTATIONS_PER_REQUEST = 50  # GitHub's limit per create/update of a check run
 OUTPUT_LIMIT = 65535  # check-run summary and text
 RUN_STATUSES = ("queued", "in_progress", "completed")
-STATUS_STATES = ("pending", "success", "failure", "error")
+DEPLOYMENT_STATES = ("queued", "in_progress", "success", "failure", "error", "inactive", "pending")
+DEPLOYMENT_DESCRIPTION_LIMIT = 140  # GitHub refuses a longer deployment-status description
 
 
 def _cap(text: str | None, limit: int = OUTPUT_LIMIT) -> str | None:
@@ -77,18 +80,6 @@ class Publishing:
         runs = (data or {}).get("check_runs") or []
         return int(runs[0]["id"]) if runs else None
 
-    def set_status(self, head_sha: str, context: str, state: str, description: str = "",
-                   target_url: str | None = None) -> int:
-        """A commit status (for tokens without the checks permission): pending, success, failure or error."""
-        if state not in STATUS_STATES:
-            raise ValueError(f"status state must be one of {', '.join(STATUS_STATES)}, not {state!r}")
-        body = {"state": state, "context": context, "description": description[:140]}
-        if target_url:
-            body["target_url"] = target_url
-        _, data = self._api(f"setting status {context!r} on {head_sha[:12]}", "POST", f"/statuses/{head_sha}",
-                            input=body)
-        return int(data["id"])
-
     # -- comments ------------------------------------------------------------------------------------------------
     def comments(self, number: int) -> list[Comment]:
         return [Comment(int(d["id"]), d.get("body") or "", (d.get("user") or {}).get("login") or "")
@@ -136,6 +127,56 @@ class Publishing:
                 raise
             _, data = self._api(f"reading release {tag}", "GET", f"/releases/tags/{tag}")
         return Release.from_json(data)
+
+    # -- deployments ---------------------------------------------------------------------------------------------
+    def create_deployment(self, sha: str, environment: str, *, description: str = "", payload: dict | None = None,
+                          production: bool = False, transient: bool = False) -> int:
+        """A deployment of commit sha to environment (task `deploy`); returns its id. The pipeline's own promotion
+        gate decides what may be applied, so GitHub's commit-status verification and auto-merge are turned off."""
+        body = {"ref": sha, "task": "deploy", "auto_merge": False, "required_contexts": [], "payload": payload or {},
+                "environment": environment, "description": description, "transient_environment": transient,
+                "production_environment": production}
+        what = f"creating a deployment of {sha[:12]} to {environment!r}"
+        _, data = self._api(what, "POST", "/deployments", input=body)
+        if not isinstance(data, dict) or "id" not in data:  # 202: GitHub merged a branch instead (auto_merge)
+            raise GitHubError(f"GitHub did not create the deployment while {what} on {self.repository}: "
+                              f"{(data or {}).get('message', 'no deployment in the answer')}",
+                              repository=self.repository, action=what)
+        return int(data["id"])
+
+    def set_deployment_status(self, deployment_id: int, state: str, *, description: str = "",
+                              log_url: str | None = None, environment_url: str | None = None) -> int:
+        """Add a status to the deployment (its latest one is what GitHub shows); returns the status id. The
+        description is cut to GitHub's 140 characters."""
+        if state not in DEPLOYMENT_STATES:
+            raise ValueError(f"deployment state must be one of {', '.join(DEPLOYMENT_STATES)}, not {state!r}")
+        if len(description) > DEPLOYMENT_DESCRIPTION_LIMIT:
+            description = description[:DEPLOYMENT_DESCRIPTION_LIMIT - 1] + "\u2026"
+        body: dict[str, Any] = {"state": state, "description": description}
+        for key, value in (("log_url", log_url), ("environment_url", environment_url)):
+            if value:
+                body[key] = value
+        _, data = self._api(f"setting deployment {deployment_id} to {state}", "POST",
+                            f"/deployments/{deployment_id}/statuses", input=body)
+        return int(data["id"])
+
+    def deployment_statuses(self, deployment_id: int) -> list[DeploymentStatus]:
+        """Every status of the deployment, oldest first (GitHub lists the newest first)."""
+        found = [DeploymentStatus.from_json(d) for d in self._paginate(
+            f"listing statuses of deployment {deployment_id}", f"/deployments/{deployment_id}/statuses")]
+        return sorted(found, key=lambda st: st.id)
+
+    def deployments(self, environment: str | None = None, sha: str | None = None, *,
+                    with_statuses: bool = False) -> list[Deployment]:
+        """Deployments, newest first, of environment and/or commit sha (None: any); with_statuses reads each one's
+        statuses too (one more request per deployment)."""
+        params = {name: value for name, value in (("environment", environment), ("sha", sha)) if value}
+        what = "listing deployments" + (f" to {environment!r}" if environment else "") + (
+            f" of {sha[:12]}" if sha else "")
+        found = [Deployment.from_json(d) for d in self._paginate(what, "/deployments", params)]
+        if with_statuses:
+            found = [replace(d, statuses=tuple(self.deployment_statuses(d.id))) for d in found]
+        return sorted(found, key=lambda d: d.id, reverse=True)
 
     # provided by GitHubGateway
     repository: str

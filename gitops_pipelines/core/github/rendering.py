@@ -1,22 +1,27 @@
-"""What the pipeline says on a pull request: plan comments, check-run summaries and annotations (pure rendering)."""
+"""What the pipeline says on a pull request: plan comments, check-run summaries and annotations, and after a merge
+the apply result, refused deploys and deployment-status lines (pure rendering)."""
 
 from __future__ import annotations
 
 import posixpath
 import re
+from collections import deque
 from collections.abc import Iterable
+from itertools import count
 from typing import Any
 
 from gitops_pipelines.core.redact import Redactor
+from gitops_pipelines.core.vocabulary import DRIFT, EPHEMERAL_TEST, PLAN, POLICY, SYNTAX
 
-from .models import CheckOutcome
-from .split import GITHUB_COMMENT_LIMIT, split_comment
+from .comments import parts_of
+from .models import CheckOutcome, Comment
+from .split import GITHUB_COMMENT_LIMIT, _advance, _Open, split_comment
 
-__all__ = ["GITHUB_COMMENT_LIMIT", "check_name", "check_outcome", "check_summary", "comment_marker", "plan_comment",
-           "split_comment", "syntax_annotations"]
+__all__ = ["GITHUB_COMMENT_LIMIT", "apply_section", "check_name", "check_outcome", "check_summary", "code_span",
+           "comment_marker", "gate_marker", "plan_comment", "refusal_comment", "refusal_resolved", "rejoin_parts",
+           "split_comment", "status_description", "syntax_annotations", "with_apply_section"]
 
 MARKER_PREFIX = "gitops-pipelines:"
-STAGES = ("syntax", "ephemeral", "plan", "policy", "drift")
 _SIGN = re.compile(r"^(\s*)(-/\+|\+/-|[+\-~])(\s)")
 
 
@@ -112,7 +117,7 @@ def syntax_annotations(result: Any, unit_path: str = "") -> list[dict]:
 def check_outcome(stage: str, result: Any, *, unit_path: str = "", redactor: Redactor | None = None) -> CheckOutcome:
     """Conclusion, title, markdown summary, optional text and annotations for one stage's result."""
     redact = redactor or Redactor()
-    render = {"syntax": _syntax, "ephemeral": _ephemeral, "plan": _plan, "policy": _policy, "drift": _drift}
+    render = {SYNTAX: _syntax, EPHEMERAL_TEST: _ephemeral, PLAN: _plan, POLICY: _policy, DRIFT: _drift}
     if stage not in render:
         raise ValueError(f"no check summary for stage {stage!r}; stages: {', '.join(render)}")
     outcome = render[stage](result, unit_path)
@@ -121,7 +126,7 @@ def check_outcome(stage: str, result: Any, *, unit_path: str = "", redactor: Red
 
 
 def check_summary(stage: str, result: Any) -> tuple[str, str, str]:
-    """(conclusion, title, summary) of a check run for syntax, ephemeral, plan, policy or drift."""
+    """(conclusion, title, summary) of a check run for syntax, ephemeral_test, plan, policy or drift."""
     outcome = check_outcome(stage, result)
     return outcome.conclusion, outcome.title, outcome.summary
 
@@ -183,3 +188,149 @@ def _drift(result: Any, unit_path: str) -> CheckOutcome:
 
 def _cell(text: str) -> str:
     return (text or "").replace("|", "\\|").replace("\n", " ")[:300]
+
+
+# -- after the merge: the apply result, refused deploys, deployment statuses ------------------------------------------
+APPLIED_START = f"<!-- {MARKER_PREFIX}applied -->"
+APPLIED_END = f"<!-- {MARKER_PREFIX}applied-end -->"
+APPLY_OUTPUT_LIMIT = 20_000  # the apply section stays small; the plan part keeps the room
+APPLY_OUTPUT_OPEN_LINES = 20  # longer output is collapsed
+STATUS_DESCRIPTION_LIMIT = 140  # GitHub's limit for a deployment-status description
+
+
+def gate_marker(unit: str, environment: str) -> str:
+    """The hidden marker of the one comment that says why a deploy of unit+environment did not happen."""
+    return f"<!-- {MARKER_PREFIX}gate unit={unit} env={environment} -->"
+
+
+def code_span(text: str) -> str:
+    """text as inline code that nothing inside can end early or turn into markup (mentions, links, HTML)."""
+    flat = re.sub(r"\r\n|\r|\n", " ", str(text))
+    if not flat:
+        return "` `"
+    ticks = "`" * (max((len(run) for run in re.findall(r"`+", flat)), default=0) + 1)
+    pad = " " if flat[0] == "`" or flat[-1] == "`" or (flat[0] == " " and flat[-1] == " " and flat.strip()) else ""
+    return f"{ticks}{pad}{flat}{pad}{ticks}"
+
+
+def status_description(text: str, limit: int = STATUS_DESCRIPTION_LIMIT) -> str:
+    """One line of at most limit characters (GitHub refuses longer deployment-status descriptions)."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "\u2026"
+
+
+def _link(label: str, url: str | None) -> str:
+    if not url:
+        return ""
+    target = url.replace(" ", "%20").replace("(", "%28").replace(")", "%29").replace("<", "%3C").replace(">", "%3E")
+    return f"[{label}]({target})"
+
+
+def _fenced(text: str, info: str = "text") -> list[str]:
+    body = text.rstrip("\n") or "(no output)"
+    if len(body) > APPLY_OUTPUT_LIMIT:
+        body = body[:APPLY_OUTPUT_LIMIT].rstrip("\n") + "\n... (cut: the full output is in the run's log)"
+    fence = _fence_for(body)
+    return [f"{fence}{info}", body, fence]
+
+
+def apply_section(unit: str, environment: str, result_summary: str, plan_id: str, *, ok: bool = True,
+                  run_url: str | None = None, redactor: Redactor | None = None) -> str:
+    """The "Applied" section of the unit+environment comment: verdict, plan id, run link, and the apply output
+    (Terraform's text, fenced) between hidden markers so the next apply replaces it."""
+    redact = redactor or Redactor()
+    output = redact(str(result_summary)).replace(APPLIED_END, APPLIED_END.replace("<!--", "<!-\u200b-"))
+    where = f"{code_span(unit)} in {code_span(environment)}"
+    run = _link("Dagster run", run_url)
+    if ok:
+        lines = [f"### :rocket: Applied {where}", "",
+                 f"Plan {code_span(plan_id[:12])} was applied" + (f" · {run}" if run else "") + ".", ""]
+    else:
+        lines = [f"### :x: Apply of {where} failed", "",
+                 f"Plan {code_span(plan_id[:12])} did not apply cleanly: Terraform may have changed part of it. "
+                 + (f"The {run} has the full log; fix" if run else "Fix") + " the cause and re-execute the deploy.",
+                 ""]
+    fenced = _fenced(output)
+    n = len(output.splitlines())
+    if n > APPLY_OUTPUT_OPEN_LINES:
+        fenced = [f"<details><summary>Apply output ({n} lines)</summary>", "", *fenced, "", "</details>"]
+    return redact("\n".join([APPLIED_START, *lines, *fenced, APPLIED_END]) + "\n")
+
+
+def _without_apply_section(content: str) -> str:
+    """content without the apply section it starts with (only there: plan text lower down is never taken for it)."""
+    if content.startswith(APPLIED_START + "\n"):
+        end = content.find("\n" + APPLIED_END + "\n")
+        if end != -1:
+            return content[end + len(APPLIED_END) + 2:].lstrip("\n")
+    return content
+
+
+def with_apply_section(marker: str, content: str, section: str) -> str:
+    """The comment body: marker, then section (replacing an earlier apply section), then the rest (the plan)."""
+    rest = _without_apply_section(content.lstrip("\n"))
+    return f"{marker}\n{section}" + (f"\n{rest}" if rest.strip() else "")
+
+
+_PART_HEAD = re.compile(r"\A\s*<!--[^\n]*?-->\n(?:\*\*Part (\d+) of (\d+)\*\*\n\n)?")
+_MAX_OPEN = 8  # fence + <details> levels a cut is undone for; deeper nesting is joined as it is
+
+
+def rejoin_parts(comments: Iterable[Comment], key: str) -> str | None:
+    """The content (without its marker) of the comment with key as published, its parts joined again: the fence
+    and <details> that splitting closed at a cut and reopened in the next part are joined back. None: no comment."""
+    found = parts_of(comments, key)
+    if 1 not in found:
+        return None
+    chunks: list[str] = []
+    for i in count(1):
+        comment = (found.get(i) or [None])[0]
+        head = _PART_HEAD.match(comment.body) if comment else None
+        if comment is None or (i > 1 and (head is None or not head.group(2))):
+            break  # missing, or a surplus part that says it is no longer used
+        chunks.append(comment.body[head.end():] if head else comment.body)
+        if head is None or not head.group(2) or i >= int(head.group(2)):
+            break
+    text = chunks[0]
+    for chunk in chunks[1:]:
+        text = _join_at_cut(text, chunk)
+    return text
+
+
+def _join_at_cut(text: str, chunk: str) -> str:
+    lines = text.splitlines(keepends=True)
+    states: deque[_Open] = deque([_Open()], maxlen=_MAX_OPEN + 2)  # the states after the last lines
+    for line in lines:
+        states.append(_advance(states[-1], line))
+    for m in range(min(len(lines), len(states) - 1), 0, -1):  # the longest closing first: a shorter one matches too
+        state = states[-1 - m]  # after all but the last m lines
+        if not (state.fence or state.details):
+            continue
+        tail, reopening = "".join(lines[-m:]), state.reopening()
+        if tail == state.closing() and chunk.startswith(reopening):
+            return "".join(lines[:-m]) + chunk[len(reopening):]
+    return text + chunk
+
+
+def refusal_comment(unit: str, environment: str, reasons: Iterable[str], what_to_do: str, *,
+                    run_url: str | None = None, redactor: Redactor | None = None) -> str:
+    """The comment that says a deploy of unit+environment did not happen: why (each reason as code: it may quote
+    Terraform or people) and what to do (the pipeline's own words, markdown)."""
+    redact = redactor or Redactor()
+    listed = [f"- {code_span(redact(str(reason)))}" for reason in reasons] or ["- (no reason was given)"]
+    run = _link("Dagster run", run_url)
+    lines = [gate_marker(unit, environment),
+             f"### :no_entry: {code_span(unit)} was not deployed to {code_span(environment)}", "",
+             "The deploy did not happen: nothing was applied. Why:", "", *listed, "",
+             f"**What to do:** {what_to_do.strip()}", "",
+             "<sub>" + (f"{run} · " if run else "") + "This comment is updated each time the deploy is tried.</sub>"]
+    return redact("\n".join(lines) + "\n")
+
+
+def refusal_resolved(unit: str, environment: str, plan_id: str, *, run_url: str | None = None) -> str:
+    """What the refusal comment becomes once a later deploy of unit+environment applied (its history keeps why)."""
+    run = _link("Dagster run", run_url)
+    return (f"{gate_marker(unit, environment)}\n"
+            f"### :white_check_mark: {code_span(unit)} is now deployed to {code_span(environment)}\n\n"
+            f"An earlier deploy was refused (this comment's edit history says why); plan {code_span(plan_id[:12])} "
+            "has been applied since" + (f" ({run})" if run else "") + ".\n")

@@ -6,35 +6,37 @@ The sample (test auto-applied, prod manual) gives: test_plan -> test_deploy -> p
 
 import dagster as dg
 
-from gitops_pipelines.core import flow
+from gitops_pipelines.core import promotion
 from gitops_pipelines.core import stages as core
 from gitops_pipelines.core.config import EnvironmentConfig, GitopsConfig, UnitConfig
-from gitops_pipelines.defs.approvals import ApprovalConfig
+from gitops_pipelines.core.promotion.commits import AFTER_MERGE, PR_TIME
+from gitops_pipelines.core.vocabulary import POLICY, RELEASE, deploy_stage, plan_stage
+from gitops_pipelines.defs.keys import apply_pool, key
 from gitops_pipelines.defs.lineage import recorded_plan_id
 from gitops_pipelines.defs.metadata import deploy_metadata, plan_metadata
-from gitops_pipelines.defs.github_feedback import reporting
 from gitops_pipelines.defs.partitions import changes
-from gitops_pipelines.defs.pr_stages import ephemeral_test_asset, syntax_asset
+from gitops_pipelines.defs.pr_checks.reporting import reporting
+from gitops_pipelines.defs.promotion.feedback import deploy_feedback
+from gitops_pipelines.defs.promotion.gating import gate
 from gitops_pipelines.defs.refusals import refusals
-from gitops_pipelines.defs.run_tags import BASE_SHA, HEAD_SHA, bound_commit, tag, triggered_by
-from gitops_pipelines.defs.stages import RELEASE, apply_pool, deploy_stage, key, plan_stage
+from gitops_pipelines.defs.run_config import ApprovalConfig
+from gitops_pipelines.defs.run_tags import run_commits, triggered_by
 from gitops_pipelines.resources import GitopsResource
 from gitops_pipelines.resources.github import OptionalGitHub
 
-POLICY_CHECK = "policy"
+POLICY_CHECK = POLICY
 
 
 def project_assets(config: GitopsConfig, unit: UnitConfig) -> list[dg.AssetsDefinition]:
-    """syntax, ephemeral_test, then per environment `<env>_plan` and `<env>_deploy`, and `release` before the
-    last environment's deploy."""
+    """Per environment `<env>_plan` and `<env>_deploy`, and `release` before the last environment's deploy."""
     envs = config.unit_environments(unit)
     last = envs[-1]
     release_key = key(unit.name, RELEASE)
-    assets = [syntax_asset(unit), ephemeral_test_asset(unit)]
+    assets: list[dg.AssetsDefinition] = []
     for i, env in enumerate(envs):
         previous = envs[i - 1] if i else None
         plan_deps = [key(unit.name, deploy_stage(previous.name))] if previous else []
-        assets.append(plan_asset(unit, env, plan_deps))
+        assets.append(plan_asset(unit, env, plan_deps, phase=AFTER_MERGE if previous else PR_TIME))
         if env.auto_apply:
             assets.append(auto_deploy_asset(unit, env))
         else:
@@ -43,7 +45,8 @@ def project_assets(config: GitopsConfig, unit: UnitConfig) -> list[dg.AssetsDefi
     return assets
 
 
-def plan_asset(unit: UnitConfig, env: EnvironmentConfig, deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
+def plan_asset(unit: UnitConfig, env: EnvironmentConfig, deps: list[dg.AssetKey], phase: str) -> dg.AssetsDefinition:
+    """The first environment is planned at PR time on the head; a later one after the merge, on the merge commit."""
     asset_key = key(unit.name, plan_stage(env.name))
 
     @dg.asset(key=asset_key, group_name=unit.name, partitions_def=changes, deps=deps, kinds={"terraform"},
@@ -52,10 +55,13 @@ def plan_asset(unit: UnitConfig, env: EnvironmentConfig, deps: list[dg.AssetKey]
                                              description="security policy; a failing plan is never applied")])
     def _plan(context: dg.AssetExecutionContext, gitops: GitopsResource,
               github: OptionalGitHub) -> dg.MaterializeResult:
-        ws = gitops.workspace(context.log.info, bound_commit(context))
-        with reporting(context, github, ws.config, unit.name, plan_stage(env.name)) as report, refusals():
+        with refusals():
+            commits = run_commits(context, github)
+            ws = gitops.workspace(context.log.info, commits.for_phase(phase))
+        with reporting(context, github, ws.config, unit.name, plan_stage(env.name), commits.head_sha) as report, \
+                refusals():
             result = core.plan(ws, ws.config.unit(unit.name), env.name, context.partition_key,
-                               head_sha=tag(context, HEAD_SHA), base_sha=tag(context, BASE_SHA))
+                               head_sha=commits.head_sha, base_sha=commits.base_sha)
             report(result)
         context.log.info(result.summary())
         return dg.MaterializeResult(metadata=plan_metadata(result, ws.store.location), check_results=[
@@ -73,15 +79,25 @@ def auto_deploy_asset(unit: UnitConfig, env: EnvironmentConfig) -> dg.AssetsDefi
     @dg.asset(key=key(unit.name, deploy_stage(env.name)), group_name=unit.name, partitions_def=changes,
               deps=[plan_key], pool=apply_pool(unit.name, env.name), kinds={"terraform"},
               description=f"applies the stored {env.name} plan recorded by {plan_key.to_user_string()}")
-    def _deploy(context: dg.AssetExecutionContext, gitops: GitopsResource) -> dg.MaterializeResult:
-        ws = gitops.workspace(context.log.info, bound_commit(context))
+    def _deploy(context: dg.AssetExecutionContext, gitops: GitopsResource,
+                github: OptionalGitHub) -> dg.MaterializeResult:
         change, who = context.partition_key, triggered_by(context)
         with refusals():
-            record = flow.deployable_plan(ws, unit.name, env.name, change, recorded_plan_id(context, plan_key, change))
+            commits = run_commits(context, github)
+            ws = gitops.workspace(context.log.info, commits.for_phase(AFTER_MERGE))
+        with deploy_feedback(context, github, unit.name, env.name, commits.merge_sha or commits.head_sha,
+                             ws.config.environment(env.name).secret_values()) as report, refusals():
+            record = promotion.deployable_plan(ws, unit.name, env.name, change,
+                                               recorded_plan_id(context, plan_key, change))
+            verdict = gate(context, ws, github, unit.name, env.name, commits, record)
+            context.log.info(verdict.explain())
+            report.applying(record.plan_id)
             result = core.apply(ws, record.plan_id, environment=env.name, unit=unit.name, change=change,
                                 applied_by=who)
+            report.applied(result.summary())
         context.log.info(result.summary())
-        return dg.MaterializeResult(metadata=deploy_metadata(result, plan_key, who))
+        approval = {"approved_by": ", ".join(verdict.approvers), "head_sha": commits.head_sha}
+        return dg.MaterializeResult(metadata=deploy_metadata(result, plan_key, who, approval))
 
     return _deploy
 
@@ -93,17 +109,27 @@ def approved_deploy_asset(unit: UnitConfig, env: EnvironmentConfig, previous: En
     @dg.asset(key=key(unit.name, deploy_stage(env.name)), group_name=unit.name, partitions_def=changes,
               deps=[plan_key, release_key], pool=apply_pool(unit.name, env.name), kinds={"terraform"},
               description=f"applies exactly the stored {env.name} plan a person approved (launch with its plan_id)")
-    def _deploy(context: dg.AssetExecutionContext, config: ApprovalConfig,
-                gitops: GitopsResource) -> dg.MaterializeResult:
-        ws, change = gitops.workspace(context.log.info, bound_commit(context)), context.partition_key
+    def _deploy(context: dg.AssetExecutionContext, config: ApprovalConfig, gitops: GitopsResource,
+                github: OptionalGitHub) -> dg.MaterializeResult:
+        change = context.partition_key
         with refusals():
+            commits = run_commits(context, github)
+            ws = gitops.workspace(context.log.info, commits.for_phase(AFTER_MERGE))
+        with deploy_feedback(context, github, unit.name, env.name, commits.merge_sha or commits.head_sha,
+                             ws.config.environment(env.name).secret_values(), production=released) as report, \
+                refusals():
             record = _approved_plan(context, ws, unit, env, previous, config)
             if released:
-                flow.check_released(record, recorded_plan_id(context, release_key, change))
+                promotion.check_released(record, recorded_plan_id(context, release_key, change))
+            verdict = gate(context, ws, github, unit.name, env.name, commits, record)
+            context.log.info(verdict.explain())
+            report.applying(record.plan_id)
             result = core.apply(ws, record.plan_id, environment=env.name, unit=unit.name, change=change,
                                 applied_by=config.approved_by)
+            report.applied(result.summary())
         context.log.info(result.summary())
-        approval = {"approved_by": config.approved_by, "reason": config.reason, "approved_plan_id": config.plan_id}
+        approval = {"approved_by": config.approved_by, "reason": config.reason, "approved_plan_id": config.plan_id,
+                    "reviewed_by": ", ".join(verdict.approvers), "head_sha": commits.head_sha}
         return dg.MaterializeResult(metadata=deploy_metadata(result, plan_key, triggered_by(context), approval))
 
     return _deploy
@@ -111,16 +137,14 @@ def approved_deploy_asset(unit: UnitConfig, env: EnvironmentConfig, previous: En
 
 def _approved_plan(context: dg.AssetExecutionContext, ws, unit: UnitConfig, env: EnvironmentConfig,
                    previous: EnvironmentConfig | None, config: ApprovalConfig):
-    """The stored plan this person approved: the one the plan asset recorded for this change, exactly the plan_id
-    they saw, and (when there is an environment before this one) already deployed there."""
+    """The core's approved-plan check, fed with what this change's materializations recorded."""
     change = context.partition_key
-    plan_key = key(unit.name, plan_stage(env.name))
-    record = flow.deployable_plan(ws, unit.name, env.name, change, recorded_plan_id(context, plan_key, change))
-    flow.check_approval(record, config.plan_id, config.approved_by)
-    if previous is not None:
-        previous_key = key(unit.name, deploy_stage(previous.name))
-        flow.check_deployed(ws, unit.name, previous.name, change, recorded_plan_id(context, previous_key, change))
-    return record
+    previous_id = (recorded_plan_id(context, key(unit.name, deploy_stage(previous.name)), change)
+                   if previous is not None else None)
+    recorded = recorded_plan_id(context, key(unit.name, plan_stage(env.name)), change)
+    return promotion.approved_plan(
+        ws, unit.name, env.name, change, recorded_plan_id=recorded, approved_plan_id=config.plan_id,
+        approved_by=config.approved_by, previous_environment=previous.name if previous is not None else None, previous_deployed_plan_id=previous_id)
 
 
 def release_asset(unit: UnitConfig, env: EnvironmentConfig, previous: EnvironmentConfig | None) -> dg.AssetsDefinition:
@@ -129,10 +153,11 @@ def release_asset(unit: UnitConfig, env: EnvironmentConfig, previous: Environmen
 
     @dg.asset(key=key(unit.name, RELEASE), group_name=unit.name, partitions_def=changes, deps=[plan_key],
               kinds={"terraform"}, description=f"a person approves the stored {env.name} plan (typed run config)")
-    def _release(context: dg.AssetExecutionContext, config: ApprovalConfig,
-                 gitops: GitopsResource) -> dg.MaterializeResult:
-        ws, change = gitops.workspace(context.log.info, bound_commit(context)), context.partition_key
+    def _release(context: dg.AssetExecutionContext, config: ApprovalConfig, gitops: GitopsResource,
+                 github: OptionalGitHub) -> dg.MaterializeResult:
+        change = context.partition_key
         with refusals():
+            ws = gitops.workspace(context.log.info, run_commits(context, github).for_phase(AFTER_MERGE))
             record = _approved_plan(context, ws, unit, env, previous, config)
         context.log.info(f"{unit.name}: plan {record.short_id} for {change} approved by {config.approved_by}")
         return dg.MaterializeResult(metadata={

@@ -1,0 +1,91 @@
+"""What a deploy says on GitHub while it runs: a Deployment with its statuses on the commit deployed, the apply
+result in the unit+environment comment, and the gate's refusal on the pull request. GitHub being down never fails a
+deploy; it is logged (re-execute the step to publish again)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import dagster as dg
+
+from gitops_pipelines.core.errors import GateRefused
+from gitops_pipelines.core.github import deployments
+from gitops_pipelines.core.vocabulary import pr_number
+
+
+class DeployReport:
+    """Told by the deploy asset which plan it applies (`applying`) and what came of it (`applied`)."""
+
+    def __init__(self, start: Callable[[str], None] | None = None, finish: Callable[[bool, str], None] | None = None):
+        self._start, self._finish = start, finish
+        self.plan_id: str | None = None
+        self.finished = False
+
+    def applying(self, plan_id: str) -> None:
+        self.plan_id = plan_id
+        if self._start is not None:
+            self._start(plan_id)
+
+    def applied(self, summary: str) -> None:
+        self.finished = True
+        if self._finish is not None and self.plan_id:
+            self._finish(True, summary)
+
+
+@contextmanager
+def deploy_feedback(context: dg.AssetExecutionContext, github: Any, unit: str, environment: str, sha: str,
+                    secrets: list[str], production: bool = False) -> Iterator[DeployReport]:
+    """Around one deploy of the change's unit to an environment at `sha` (the merge commit)."""
+    change = context.partition_key
+    number = pr_number(change)
+    if github is None or number is None:
+        yield DeployReport()
+        return
+
+    def safely(what: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - feedback must never break the deploy
+            context.log.warning(f"{unit}/{environment}: could not {what} on GitHub: {exc}")
+            return None
+
+    gateway = safely("connect", lambda: github.gateway(context.log.debug))
+    if gateway is None:
+        yield DeployReport()
+        return
+    run_url = github.run_url(context.run.run_id)
+    deployment: list[int] = []
+
+    def start(plan_id: str) -> None:
+        found = safely("start the deployment", lambda: deployments.start_deploy(
+            gateway, sha=sha, unit=unit, environment=environment, change=change, plan_id=plan_id, run_url=run_url,
+            production=production))
+        deployment[:] = [found] if found else []
+
+    def finish(ok: bool, summary: str) -> None:
+        if deployment:
+            safely("finish the deployment", lambda: deployments.finish_deploy(
+                gateway, deployment[0], ok=ok, summary=summary, run_url=run_url, secrets=secrets))
+        safely("publish the apply result", lambda: deployments.publish_apply_result(
+            gateway, number, unit, environment, summary, report.plan_id or "", run_url, ok=ok, secrets=secrets))
+
+    report = DeployReport(start, finish)
+    try:
+        yield report
+    except BaseException as exc:
+        message = getattr(exc, "description", None) or str(exc) or type(exc).__name__
+        cause = exc.__cause__ or exc.__context__
+        refused = isinstance(exc, GateRefused) or isinstance(cause, GateRefused)
+        if refused or (not report.plan_id and not report.finished):
+            reasons = [str(r) for r in getattr(cause if isinstance(cause, GateRefused) else exc, "refusals", ())]
+            safely("post the refusal", lambda: deployments.publish_refusal(
+                gateway, number, unit, environment, reasons or [message],
+                "Nothing was applied. Fix what is listed, then re-execute the deploy from the Dagster run.",
+                run_url=run_url, secrets=secrets))
+        elif not report.finished:
+            finish(False, message)
+        raise
+    finally:
+        gateway.close()

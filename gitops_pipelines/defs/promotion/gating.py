@@ -1,0 +1,51 @@
+"""The promotion gate as a deploy asset asks it: gather what the flow recorded for the change (the PR stages'
+materializations, the reviews on GitHub) and let the core decide; a refusal fails the step without retries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+from gitops_pipelines.core.plan_store import PlanRecord
+from gitops_pipelines.core.promotion.commits import ChangeCommits
+from gitops_pipelines.core.promotion.gate import GateInputs, GateVerdict, enforce_gate, required_pr_stages
+from gitops_pipelines.core.vocabulary import pr_number
+from gitops_pipelines.core.workspace import Workspace
+from gitops_pipelines.defs.lineage import stage_results
+
+
+def gate(context: dg.AssetExecutionContext, ws: Workspace, github: Any, unit: str, environment: str,
+         commits: ChangeCommits, record: PlanRecord | None) -> GateVerdict:
+    """Every condition for applying this change to the environment, checked at its merged head (GateRefused)."""
+    config = ws.config
+    change = context.partition_key
+    required = required_pr_stages(config, unit)
+    reviews, author = _reviews(context, github, change)
+    binding = record.binding if record is not None else None
+    return enforce_gate(GateInputs(
+        unit=unit, environment=environment, change=change, head_sha=commits.head_sha, merge_sha=commits.merge_sha,
+        required_stages=required, stages=stage_results(context, unit, required, change), reviews=reviews,
+        author=author, approvals_required=_required_approvals(config, environment),
+        plan_id=record.plan_id if record is not None else None,
+        plan_head_sha=binding.head_sha if binding is not None else None,
+        plan_commit=getattr(binding, "commit", None) if binding is not None else None,
+        plan_required=record is not None or bool(config.unit_environments(config.unit(unit)))))
+
+
+def _required_approvals(config, environment: str | None) -> int:
+    if environment and any(e.name == environment for e in config.environments):
+        return config.environment(environment).approvals.required
+    return config.approvals.required
+
+
+def _reviews(context: dg.AssetExecutionContext, github: Any, change: str) -> tuple[list, str | None]:
+    """The pull request's reviews and author from GitHub; none without a `github:` section."""
+    number = pr_number(change)
+    if github is None or number is None:
+        return [], None
+    gateway = github.gateway(context.log.debug)
+    try:
+        return gateway.reviews(number), gateway.pull(number).author
+    finally:
+        gateway.close()

@@ -1,0 +1,10 @@
+"""REST routes, one module per resource. Each module lists (method, path, handler); paths below a repository are
+relative to `/repos/{owner}/{repo}` and use Starlette's `{name:path}` where GitHub allows slashes."""
+
+from __future__ import annotations
+
+from . import checks, deployments, issues, pulls, releases, repos
+
+REPO_ROUTES = [*repos.ROUTES, *pulls.ROUTES, *issues.ROUTES, *checks.ROUTES, *releases.ROUTES,
+               *deployments.ROUTES]
+TOP_ROUTES = [*repos.TOP_ROUTES]
