@@ -17,6 +17,15 @@ class ApprovalConfig(dg.Config):
                                      "materialization; the run refuses any other plan")
 
 
+class MergeDeployConfig(dg.Config):
+    """Empty when the merge sensor launches it. After a re-plan whose resource changes differ from the approved
+    plan, a person who read the diff on the pull request launches it with the new plan_id."""
+
+    plan_id: str = Field(default="", description="the re-plan's plan_id from the diff on the pull request")
+    approved_by: str = Field(default="", description="who decides (GitHub login); needed with a plan_id")
+    reason: str = Field(default="", description="why the difference is wanted")
+
+
 class Bump(str, Enum):
     major = "major"
     minor = "minor"

@@ -21,6 +21,9 @@ class PlanBinding(BaseModel):
     base_sha: str | None = None
     terraform_version: str
     lock_hash: str | None = None  # sha256 of .terraform.lock.hcl
+    # added later, so records saved before them still load (None) and their signatures still hold:
+    source_hash: str | None = None  # the unit's source by content (core/changes/source.py) when it was planned
+    commit: str | None = None  # the commit actually planned (after a merge, the merge commit; head_sha: the PR's)
 
     @property
     def where(self) -> str:

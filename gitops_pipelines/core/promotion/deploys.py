@@ -34,7 +34,15 @@ def deployable_plan(ws: Workspace, unit: str, environment: str, change: str,
 
 
 def _refuse_if_stale(ws: Workspace, record: PlanRecord) -> None:
-    """A plan is stale once another plan was applied to the same unit and environment after it was made."""
+    why = stale_reason(ws, record)
+    if why:
+        b = record.binding
+        raise PlanStale(f"{b.unit}/{b.environment}: plan {record.short_id} for {b.change} is stale: {why}. Re-plan: "
+                        f"materialize {b.unit}/{b.environment}_plan for {b.change} again and review the new plan_id")
+
+
+def stale_reason(ws: Workspace, record: PlanRecord) -> str | None:
+    """Why a plan is stale (another plan was applied to the same unit and environment after it was made), or None."""
     b = record.binding
     made = parse_time(record.created_at)
     for other in ws.store.list(unit=b.unit, environment=b.environment):
@@ -43,7 +51,5 @@ def _refuse_if_stale(ws: Workspace, record: PlanRecord) -> None:
         applied = ws.store.applied(other.plan_id)
         if applied is not None and parse_time(applied.applied_at) > made:
             by = f" for {other.binding.change}" if other.binding.change else ""
-            raise PlanStale(
-                f"{b.unit}/{b.environment}: plan {record.short_id} for {b.change} is stale: plan {other.short_id}{by} "
-                f"was applied at {applied.applied_at}, after it was made. Re-plan: materialize "
-                f"{b.unit}/{b.environment}_plan for {b.change} again and review the new plan_id")
+            return f"plan {other.short_id}{by} was applied at {applied.applied_at}, after it was made"
+    return None

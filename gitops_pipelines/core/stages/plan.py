@@ -10,6 +10,7 @@ from dataclasses import asdict
 
 from pydantic import BaseModel
 
+from gitops_pipelines.core.changes.source import source_hash
 from gitops_pipelines.core.config import EnvironmentConfig, UnitConfig
 from gitops_pipelines.core.git import head_sha as git_head_sha
 from gitops_pipelines.core.plan_store import PlanBinding, PlanRecord
@@ -65,10 +66,13 @@ def plan(ws: Workspace, unit: UnitConfig, env_name: str, change: str | None = No
         # as `init` left it (written by it when the repository commits none): sealed with the plan, so the
         # apply, on whatever checkout it runs, uses the very providers this plan was made with
         lock_file = _read(unit_dir / LOCK_FILE)
+        commit = git_head_sha(unit_dir)
         binding = PlanBinding(
             unit=unit.name, environment=env.name, change=change,
-            head_sha=head_sha or git_head_sha(unit_dir), base_sha=base_sha, terraform_version=ws.runner.version(),
+            head_sha=head_sha or commit, base_sha=base_sha, terraform_version=ws.runner.version(),
             lock_hash=hashlib.sha256(lock_file).hexdigest() if lock_file is not None else None,
+            # after `plan`: the lock file in use is then in the unit folder, as `init` found or wrote it
+            source_hash=source_hash(ws.config, unit, ws.config.root, lock_file=lock_file), commit=commit,
         )
         record = ws.store.save(planfile.read_bytes(), plan_json, ws.runner.redactor(text), binding,
                                lock_file=lock_file)

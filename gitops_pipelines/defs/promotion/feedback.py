@@ -18,10 +18,18 @@ from gitops_pipelines.core.vocabulary import pr_number
 class DeployReport:
     """Told by the deploy asset which plan it applies (`applying`) and what came of it (`applied`)."""
 
-    def __init__(self, start: Callable[[str], None] | None = None, finish: Callable[[bool, str], None] | None = None):
-        self._start, self._finish = start, finish
+    def __init__(self, start: Callable[[str], None] | None = None, finish: Callable[[bool, str], None] | None = None,
+                 wait: Callable[[str, str], None] | None = None):
+        self._start, self._finish, self._wait = start, finish, wait
         self.plan_id: str | None = None
         self.finished = False
+        self.posted = False  # the refusal is already on the pull request
+
+    def waiting(self, message: str, diff_markdown: str) -> None:
+        """A re-plan differs from the approved plan: the diff goes on the pull request, a person decides."""
+        self.posted = True
+        if self._wait is not None:
+            self._wait(message, diff_markdown)
 
     def applying(self, plan_id: str) -> None:
         self.plan_id = plan_id
@@ -71,14 +79,21 @@ def deploy_feedback(context: dg.AssetExecutionContext, github: Any, unit: str, e
         safely("publish the apply result", lambda: deployments.publish_apply_result(
             gateway, number, unit, environment, summary, report.plan_id or "", run_url, ok=ok, secrets=secrets))
 
-    report = DeployReport(start, finish)
+    def wait(message: str, diff_markdown: str) -> None:
+        safely("post the diff", lambda: deployments.publish_refusal(
+            gateway, number, unit, environment, ["the re-plan on the merge commit differs from the approved plan"],
+            f"{message}\n\n{diff_markdown}", run_url=run_url, secrets=secrets))
+
+    report = DeployReport(start, finish, wait)
     try:
         yield report
     except BaseException as exc:
         message = getattr(exc, "description", None) or str(exc) or type(exc).__name__
         cause = exc.__cause__ or exc.__context__
         refused = isinstance(exc, GateRefused) or isinstance(cause, GateRefused)
-        if refused or (not report.plan_id and not report.finished):
+        if report.posted:
+            pass
+        elif refused or (not report.plan_id and not report.finished):
             reasons = [str(r) for r in getattr(cause if isinstance(cause, GateRefused) else exc, "refusals", ())]
             safely("post the refusal", lambda: deployments.publish_refusal(
                 gateway, number, unit, environment, reasons or [message],
