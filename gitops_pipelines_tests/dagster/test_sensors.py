@@ -220,3 +220,61 @@ def test_webhook_sensor_reads_the_store_and_polling_stands_down(github_env, inst
     [request] = hooks.tick().run_requests
     assert request.run_key == f"{number}:{emu.repo.pull(number).head_sha}:storage:check"
     assert not hooks.tick().run_requests  # the cursor moved past every delivery
+
+
+def _queued_checks(defs, instance, request: dg.RunRequest, status=dg.DagsterRunStatus.NOT_STARTED):
+    """The run the daemon would create for a pr_checks request, not finished yet."""
+    return instance.create_run_for_job(
+        defs.resolve_job_def("pr_checks"), status=status, asset_selection=frozenset(request.asset_selection),
+        tags={**request.tags, "dagster/partition": request.partition_key, "dagster/run_key": request.run_key})
+
+
+def test_a_merge_waits_until_the_checks_at_its_head_finished(github_env, instance, capfd):
+    emu, checkout, defs, github, make_defs = github_env
+    sensor = Sensor(defs, instance, github)
+    emu.commit("p", {"projects/storage/main.tf": (SAMPLE / "projects/storage/main.tf").read_text() + "\n# x\n"})
+    number = emu.open_pull("p", "Change storage", "no work item")
+    head = emu.repo.pull(number).head_sha
+    [check] = sensor.tick().run_requests
+    assert check.job_name == "pr_checks"
+    running = _queued_checks(defs, instance, check, dg.DagsterRunStatus.STARTED)
+
+    # merged while its checks still run: no merge run, the merge waits in the cursor, and the log says why
+    emu.merge(number)
+    capfd.readouterr()
+    assert not sensor.tick().run_requests
+    assert json.loads(sensor.cursor)["pending"][0]["head"] == head
+    assert (f"#{number} storage: merge of {head[:12]} waits for the PR checks at that head "
+            f"(run {running.run_id[:8]} is STARTED") in capfd.readouterr().err  # the sensor's context.log
+    assert not sensor.tick().run_requests  # asked again every tick, still waiting
+
+    # the checks finished (failed: the promotion gate then refuses the deploy) -> the merge starts, once
+    instance.report_run_failed(running, message="a stage failed")
+    [merge] = sensor.tick().run_requests
+    assert merge.job_name == "merge" and merge.run_key == f"{number}:{head}:storage:promote"
+    assert "pending" not in json.loads(sensor.cursor)
+    assert not sensor.tick().run_requests
+
+
+def test_checks_and_a_merge_in_the_same_webhook_batch_run_in_order(github_env, instance, tmp_path):
+    from gitops_pipelines.core.github.webhook_store import WebhookStore
+
+    emu, checkout, defs, github, make_defs = github_env
+    store = WebhookStore(tmp_path / "webhooks.db")
+    hooked = GitHubResource(repository=REPO, api_url=emu.base_url, token="ghp_test", webhook_db=str(store.path),
+                            seconds_between_requests=0, seconds_between_writes=0)
+    emu.commit("p", {"projects/storage/main.tf": (SAMPLE / "projects/storage/main.tf").read_text() + "\n# x\n"})
+    number = emu.open_pull("p", "Change storage")
+    emu.merge(number)
+    for delivery in emu.deliveries():
+        store.record(delivery.id, delivery.event, json.dumps(delivery.payload).encode())
+
+    hooks = Sensor(make_defs(hooked), instance, hooked, WEBHOOK_SENSOR)
+    [check] = hooks.tick().run_requests  # opened and merged in one batch: the checks first, the merge waits
+    assert check.job_name == "pr_checks" and len(json.loads(hooks.cursor)["pending"]) == 1
+    queued = _queued_checks(defs, instance, check)
+    assert not hooks.tick().run_requests  # no new delivery, the checks have not started: still waiting
+    instance.report_run_canceled(queued)
+    [merge] = hooks.tick().run_requests
+    assert merge.job_name == "merge" and merge.run_key == f"{number}:{check.tags['gitops/head_sha']}:storage:promote"
+    assert not hooks.tick().run_requests

@@ -1,4 +1,5 @@
-"""GitHub state -> decisions, with a fake GitHub: runs once per head, approvals bound to commits, merges, cursor."""
+"""GitHub state -> decisions, with a fake GitHub: runs once per head, approvals bound to commits, merges, cursor,
+merges that wait for the checks at their head."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from datetime import datetime, timedelta, timezone
 from gitops_pipelines.core.github.models import PullRequest, Review
 from gitops_pipelines.core.github.events import parse_event
 from gitops_pipelines.core.vocabulary import Intent
-from gitops_pipelines.core.triggers import (AddPartition, CleanUp, RecordApproval, RunMerge, RunPrChecks,
-                                            TriggerCursor, UnitRef, decide_events, decide_poll)
+from gitops_pipelines.core.triggers import (MERGE_WAIT_LIMIT, AddPartition, CleanUp, PendingMerge, RecordApproval,
+                                            RunMerge, RunPrChecks, TriggerCursor, UnitRef, decide_events, decide_poll,
+                                            hold_merges, release_merges)
 
 LONG_AGO = "2026-01-01T00:00:00Z"
 NOW = datetime(2026, 11, 2, 10, 0, 0, tzinfo=timezone.utc)
@@ -227,3 +229,93 @@ def test_a_recheck_happens_even_when_the_poll_saw_nothing_move():
     gh.review_list[6] = [Review("alice", "APPROVED", A, just_now, 1)]  # same second: the list did not change
     decisions, cursor = decide_poll(cursor, [], gh, affected, complete=False, now=NOW + timedelta(seconds=30))
     assert [d.approved for d in decisions] == [True] and not cursor.needs_recheck
+
+
+# -- merges wait for the checks at their head --------------------------------------------------------------------
+def _merged_storage(gh, number=12, head=A):
+    """A cursor that checked `head` of a storage change, and the merge decisions once it is merged."""
+    gh.files[number] = ["projects/storage/main.tf"]
+    _, cursor = decide_poll(TriggerCursor(), [pr(number, head)], gh, affected, now=NOW)
+    gh.pulls[number] = pr(number, head, state="closed", merged=True)
+    return decide_poll(cursor, [], gh, affected, now=NOW)
+
+
+def test_a_merge_waits_in_the_cursor_while_the_checks_at_its_head_run():
+    decisions, cursor = _merged_storage(FakeGitHub())
+    asked = []
+
+    def running(merge):
+        asked.append((merge.pr, merge.head_sha, merge.unit))
+        return "run 1a2b3c4d is STARTED"
+
+    started, cursor, held = hold_merges(decisions, cursor, running, NOW)
+    assert started == [] and asked == [(12, A, "storage")]
+    assert [p.merge for p in cursor.pending_merges] == [RunMerge(12, A, None, "storage", "project")]
+    assert held.waiting == [f"#12 storage: merge of {A[:12]} waits for the PR checks at that head "
+                            "(run 1a2b3c4d is STARTED; waiting 0m of at most 2h00m)"]
+
+    # a restarted sensor reads it back from the cursor and asks again; the checks finished: it starts, once
+    cursor = TriggerCursor.from_json(cursor.to_json())
+    assert cursor.pending_merges[0].since == "2026-11-02T10:00:00Z"
+    started, cursor, held = hold_merges([], cursor, lambda merge: None, NOW + timedelta(minutes=5))
+    assert started == [RunMerge(12, A, None, "storage", "project")] and held.waiting == held.overdue == []
+    assert cursor.pending_merges == [] and '"pending"' not in cursor.to_json()
+    again, cursor, _ = hold_merges([], cursor, lambda merge: None, NOW + timedelta(minutes=6))
+    assert again == []
+
+
+def test_a_merge_decided_again_keeps_the_time_it_was_first_seen():
+    decisions, cursor = _merged_storage(FakeGitHub())
+    _, cursor, _ = hold_merges(decisions, cursor, lambda merge: "run x is QUEUED", NOW)
+    _, cursor, _ = hold_merges(decisions, cursor, lambda merge: "run x is QUEUED", NOW + timedelta(minutes=30))
+    assert [(p.merge.run_key, p.since) for p in cursor.pending_merges] == [
+        (f"12:{A}:storage:promote", "2026-11-02T10:00:00Z")]
+
+
+def test_a_merge_that_waits_past_the_limit_starts_anyway():
+    decisions, cursor = _merged_storage(FakeGitHub())
+    stuck = lambda merge: "run 1a2b3c4d is STARTED"  # noqa: E731
+    _, cursor, _ = hold_merges(decisions, cursor, stuck, NOW)
+    started, cursor, held = hold_merges([], cursor, stuck, NOW + MERGE_WAIT_LIMIT - timedelta(seconds=1))
+    assert started == [] and len(cursor.pending_merges) == 1
+    started, cursor, held = hold_merges([], cursor, stuck, NOW + MERGE_WAIT_LIMIT)
+    assert started == [RunMerge(12, A, None, "storage", "project")] and cursor.pending_merges == []
+    [line] = held.overdue
+    assert line.startswith(f"#12 storage: merge of {A[:12]} has waited 2h00m for the PR checks at that head "
+                           "(run 1a2b3c4d is STARTED), past the 2h00m limit: starting it anyway")
+    assert "promotion gate" in line
+
+
+def test_release_merges_keeps_order_and_only_the_ones_still_running():
+    first = PendingMerge(RunMerge(1, A, C, "storage", "project"), "2026-11-02T09:00:00Z")
+    second = PendingMerge(RunMerge(2, B, None, "bucket", "module"), "2026-11-02T09:30:00Z")
+    out = release_merges([first, second], lambda m: "run y is QUEUED" if m.pr == 2 else None, NOW,
+                         limit=timedelta(hours=1))
+    assert out.start == [first.merge] and out.pending == [second] and len(out.waiting) == 1 and out.overdue == []
+
+
+def test_checks_asked_for_in_the_same_batch_as_the_merge_run_first():
+    gh = FakeGitHub()
+    gh.files[3] = ["projects/storage/main.tf"]
+    events = [(1, parse_event("pull_request", _pull_payload("opened", 3, A))),
+              (2, parse_event("pull_request", _pull_payload("closed", 3, A, merged=True)))]
+    decisions, cursor = decide_events(TriggerCursor(), events, gh, affected, repository="acme/infra")
+    nothing_running = lambda merge: None  # noqa: E731 - the instance has no run yet: it is asked for in this tick
+    decisions, cursor, held = hold_merges(decisions, cursor, nothing_running, NOW)
+    assert [type(d).__name__ for d in decisions] == ["AddPartition", "RunPrChecks"]
+    assert held.waiting and "requested in this same tick" in held.waiting[0]
+    assert [p.merge.merge_sha for p in cursor.pending_merges] == [C]
+    decisions, cursor, _ = hold_merges([], cursor, nothing_running, NOW + timedelta(minutes=1))
+    assert decisions == [RunMerge(3, A, C, "storage", "project")] and cursor.pending_merges == []
+
+
+def test_pending_merges_round_trip_and_an_older_cursor_without_them_loads():
+    old = ('{"delivery":3,"pulls":{"7":{"base":"' + BASE + '","head":"' + A + '","units":{"storage":"project"}}},'
+           '"v":1}')
+    cursor = TriggerCursor.from_json(old)
+    assert cursor.pending_merges == [] and cursor.pulls[7].head == A and cursor.delivery == 3
+    assert cursor.to_json() == old  # nothing pending: the JSON is what it was before pending merges existed
+    cursor.pending_merges = [PendingMerge(RunMerge(7, A, C, "storage", "project"), "2026-11-02T10:00:00Z"),
+                             PendingMerge(RunMerge(8, B, None, "bucket", "module"), "2026-11-02T10:01:00Z")]
+    again = TriggerCursor.from_json(cursor.to_json())
+    assert again.pending_merges == cursor.pending_merges and again.to_json() == cursor.to_json()

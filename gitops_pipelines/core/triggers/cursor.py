@@ -1,5 +1,6 @@
 """The sensor cursor: a small JSON document that remembers, per open pull request, the head already checked, the
-units it touches and the review verdicts already recorded, plus the poll's ETags and the last webhook delivery."""
+units it touches and the review verdicts already recorded, the merges waiting for their head's checks, plus the
+poll's ETags and the last webhook delivery."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-CURSOR_VERSION = 1
+from gitops_pipelines.core.triggers.decisions import RunMerge
+
+CURSOR_VERSION = 1  # fields added later are optional, so an older cursor of this version still loads
 
 @dataclass
 class PullMemory:
@@ -39,15 +42,37 @@ class PullMemory:
                    approved=data.get("approved"), recheck=bool(data.get("recheck")))
 
 
+@dataclass(frozen=True)
+class PendingMerge:
+    """A merge decided but not started yet: the PR checks at its head still run. `since`: when first decided."""
+
+    merge: RunMerge
+    since: str  # ISO-8601 UTC
+
+    def to_json(self) -> dict[str, Any]:
+        m = self.merge
+        out: dict[str, Any] = {"pr": m.pr, "head": m.head_sha, "unit": m.unit, "kind": m.kind, "since": self.since}
+        if m.merge_sha:
+            out["merge"] = m.merge_sha
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "PendingMerge":
+        merge = RunMerge(int(data["pr"]), data["head"], data.get("merge"), data["unit"], data["kind"])
+        return cls(merge, data["since"])
+
+
 @dataclass
 class TriggerCursor:
     """The sensor cursor: `{"v": 1, "delivery": <last webhook row id>, "etags": {<poll url>: <etag>},
-    "since": <newest updated_at polled>, "pulls": {"<n>": {"head", "base", "units", "updated", "verdicts", ...}}}`."""
+    "since": <newest updated_at polled>, "pulls": {"<n>": {"head", "base", "units", "updated", "verdicts", ...}},
+    "pending": [{"pr", "head", "merge", "unit", "kind", "since"}, ...]}`."""
 
     pulls: dict[int, PullMemory] = field(default_factory=dict)
     delivery: int = 0
     etags: dict[str, str] = field(default_factory=dict)
     since: str | None = None  # newest updated_at seen by the incremental poll
+    pending_merges: list[PendingMerge] = field(default_factory=list)  # oldest first
 
     def to_json(self) -> str:
         data: dict[str, Any] = {"v": CURSOR_VERSION, "delivery": self.delivery,
@@ -56,6 +81,8 @@ class TriggerCursor:
             data["etags"] = self.etags
         if self.since:
             data["since"] = self.since
+        if self.pending_merges:
+            data["pending"] = [p.to_json() for p in self.pending_merges]
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @classmethod
@@ -68,7 +95,8 @@ class TriggerCursor:
             return cls()
         return cls(pulls={int(n): PullMemory.from_json(m) for n, m in (data.get("pulls") or {}).items()},
                    delivery=int(data.get("delivery") or 0), etags=dict(data.get("etags") or {}),
-                   since=data.get("since"))
+                   since=data.get("since"),
+                   pending_merges=[PendingMerge.from_json(p) for p in data.get("pending") or []])
 
     def copy(self) -> "TriggerCursor":
         return TriggerCursor.from_json(self.to_json())

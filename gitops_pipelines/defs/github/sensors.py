@@ -1,10 +1,13 @@
-"""GitHub -> runs. Two thin sensors over core/triggers/: `github_pull_requests` polls pull requests by
-last update (one conditional request when nothing moved; the default) and `github_webhooks` reads the webhook receiver's store by row id (used instead when
-the resource has a `webhook_db`). Both keep a `TriggerCursor` and give every run a deterministic run_key."""
+"""GitHub -> runs. Two thin sensors over core/triggers/: `github_pull_requests` polls pull requests by last update
+(one conditional request when nothing moved; the default) and `github_webhooks` reads the webhook receiver's store by
+row id (used instead when the resource has a `webhook_db`). Both keep a `TriggerCursor` and give every run a
+deterministic run_key. A merge run starts only once the PR checks at the merged head finished
+(`core/triggers/merge_wait.py`); until then it waits in the cursor and is asked about every tick."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 import dagster as dg
@@ -12,16 +15,21 @@ import dagster as dg
 from gitops_pipelines.core.config import GitopsConfig
 from gitops_pipelines.core.github.events import InvalidEventPayload, parse_event
 from gitops_pipelines.core.github.polling import poll_pulls
-from gitops_pipelines.core.triggers import (AddPartition, CleanUp, Decision, RecordApproval, RunMerge, RunPrChecks,
-                                            TriggerCursor, decide_events, decide_poll, units_fn)
+from gitops_pipelines.core.triggers import (AddPartition, ChecksInFlight, CleanUp, Decision, RecordApproval, RunMerge,
+                                            RunPrChecks, TriggerCursor, decide_events, decide_poll, hold_merges,
+                                            units_fn)
+from gitops_pipelines.core.vocabulary import PR_CHECKS_JOB
 from gitops_pipelines.defs.jobs import INTENT_JOBS, build_jobs, job_selections
 from gitops_pipelines.defs.partitions import changes
 from gitops_pipelines.defs.pr_checks.approvals import approval_event
-from gitops_pipelines.defs.run_tags import MERGE_SHA, change_tags
+from gitops_pipelines.defs.run_tags import HEAD_SHA, MERGE_SHA, change_tags
 from gitops_pipelines.resources.github import GitHubResource
 
 POLL_SENSOR, WEBHOOK_SENSOR = "github_pull_requests", "github_webhooks"
-PR_TAG, RUN_KEY_TAG = "gitops/pr", "dagster/run_key"
+PR_TAG, RUN_KEY_TAG, PARTITION_TAG = "gitops/pr", "dagster/run_key", "dagster/partition"
+# a run in one of these has not finished: a merge of its head waits for it
+IN_FLIGHT = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+             dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.SUSPENDED)
 WEBHOOK_PAGE = 500
 
 POLL_URL = "pulls?state=all&sort=updated"  # the cursor key of the poll's first-page ETag
@@ -36,16 +44,20 @@ def build_sensors(config: GitopsConfig, jobs: Sequence[Any] | None = None) -> dg
     affected = units_fn(config)
     repository = config.github.repository
 
-    @dg.sensor(name=POLL_SENSOR, jobs=jobs, minimum_interval_seconds=30,
+    @dg.sensor(name=POLL_SENSOR, jobs=jobs, minimum_interval_seconds=config.github.poll_seconds,
                default_status=dg.DefaultSensorStatus.RUNNING,
                description="polls open pull requests (conditional requests) and starts the PR, merge and release runs")
     def poll_sensor(context: dg.SensorEvaluationContext, github: GitHubResource):
-        if github.webhook_db:
-            return dg.SkipReason(f"webhooks are configured ({github.webhook_db}): {WEBHOOK_SENSOR} is used instead")
         cursor = TriggerCursor.from_json(context.cursor)
+        if github.webhook_db:
+            if cursor.pending_merges:  # held before webhooks were configured: they still start here
+                return sensor_result(context, [], cursor, selections)
+            return dg.SkipReason(f"webhooks are configured ({github.webhook_db}): {WEBHOOK_SENSOR} is used instead")
         gateway = github.gateway(context.log.debug)
         polled = poll_pulls(gateway, cursor.etags.get(POLL_URL), cursor.since)
         if not polled.changed and not cursor.needs_recheck:
+            if cursor.pending_merges:
+                return sensor_result(context, [], cursor, selections)
             return dg.SkipReason(f"no pull request changed since {cursor.since}")
         decisions, new_cursor = decide_poll(cursor, polled.pulls, gateway, affected, complete=polled.complete)
         new_cursor.etags = {POLL_URL: polled.etag} if polled.etag else {}
@@ -62,6 +74,8 @@ def build_sensors(config: GitopsConfig, jobs: Sequence[Any] | None = None) -> dg
         cursor = TriggerCursor.from_json(context.cursor)
         rows = store.pending(cursor.delivery, limit=WEBHOOK_PAGE)
         if not rows:
+            if cursor.pending_merges:
+                return sensor_result(context, [], cursor, selections)
             return dg.SkipReason(f"no new webhook deliveries after row {cursor.delivery}")
         events = []
         for row in rows:
@@ -79,7 +93,14 @@ def build_sensors(config: GitopsConfig, jobs: Sequence[Any] | None = None) -> dg
 
 def sensor_result(context: dg.SensorEvaluationContext, decisions: Iterable[Decision], cursor: TriggerCursor,
                   selections: dict[str, list[dg.AssetKey]]) -> dg.SensorResult:
-    """Decisions -> partitions to add, run requests (minus run keys the instance already ran), approval events."""
+    """Decisions -> partitions to add, run requests (minus run keys the instance already ran), approval events.
+    Merges whose head still has PR checks running wait in the returned cursor instead."""
+    decisions, cursor, held = hold_merges(list(decisions), cursor, checks_in_flight(context.instance),
+                                          datetime.now(timezone.utc))
+    for line in held.waiting:
+        context.log.info(line)
+    for line in held.overdue:
+        context.log.warning(line)
     partitions: list[str] = []
     runs: list[dg.RunRequest] = []
     events: list[dg.AssetMaterialization | dg.AssetObservation] = []
@@ -118,6 +139,26 @@ def run_request(decision: RunPrChecks | RunMerge, selections: dict[str, list[dg.
                          asset_selection=assets, tags=tags)
 
 
+def checks_in_flight(instance: dg.DagsterInstance) -> ChecksInFlight:
+    """Whether a `pr_checks` run of a merge's change, head and unit has not finished. A run without a head tag
+    (launched from the UI) checks the pull request's head, which is the merged one; one without an asset selection
+    checks every unit."""
+
+    def running(merge: RunMerge) -> str | None:
+        records = instance.get_run_records(filters=dg.RunsFilter(
+            job_name=PR_CHECKS_JOB, statuses=list(IN_FLIGHT), tags={PARTITION_TAG: merge.partition_key}))
+        for record in records:
+            run = record.dagster_run
+            if run.tags.get(HEAD_SHA, merge.head_sha) != merge.head_sha:
+                continue
+            if run.asset_selection and not any(k.path[0] == merge.unit for k in run.asset_selection):
+                continue
+            return f"run {run.run_id[:8]} is {run.status.value}"
+        return None
+
+    return running
+
+
 def _already_run(instance: dg.DagsterInstance, run_key: str) -> bool:
     return bool(instance.get_run_records(filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key}), limit=1))
 
@@ -125,7 +166,7 @@ def _already_run(instance: dg.DagsterInstance, run_key: str) -> bool:
 def _cancel_pending(instance: dg.DagsterInstance, partition_key: str) -> int:
     """Cancel the change's runs that have not started; running ones finish (Terraform must not be killed)."""
     records = instance.get_run_records(filters=dg.RunsFilter(
-        tags={"dagster/partition": partition_key},
+        tags={PARTITION_TAG: partition_key},
         statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]))
     for record in records:
         instance.report_run_canceled(record.dagster_run, message=f"{partition_key} was closed without merging")
