@@ -1,13 +1,16 @@
 """`gitops-pipelines`: the core use cases from a terminal or a script.
 
 Exit codes: 0 ok, 1 the stage failed, 2 usage or config error, 3 refused (tampered, stale or wrongly bound
-plan), 4 drift found (`drift` only).
+plan), 4 drift found (`drift` only). `change pr-N`: 0 when the change is applied or waits only on people (reviews,
+the merge, a person launching a release or deploy), 1 when it waits on the pipeline or on a fix (a stage failed or
+has not run at the head, a plan is missing), 2 for a bad change key, no such pull request, or no GitHub token.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -15,8 +18,10 @@ from typing import Any
 
 from gitops_pipelines.core import stages
 from gitops_pipelines.core.config import resolve_config_path
-from gitops_pipelines.core.errors import GitopsError
+from gitops_pipelines.core.errors import ConfigError, GitopsError
+from gitops_pipelines.core.github import GitHubGateway
 from gitops_pipelines.core.plan_store.keys import ENV_VAR as PLAN_KEY_ENV
+from gitops_pipelines.core.promotion.status import change_number, change_status
 from gitops_pipelines.core.vocabulary import EPHEMERAL_TEST, SYNTAX
 from gitops_pipelines.core.workspace import Workspace, open_workspace
 
@@ -72,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("plan_id")
     pv = psub.add_parser("verify", parents=[common])
     pv.add_argument("plan_id", nargs="?")
+    text = "where a change stands: PR stages at their commit, plans, approvals, applies, what it waits for"
+    p = sub.add_parser("change", parents=[common], help=text, description=text)
+    p.add_argument("change", help="the pull request, pr-<number>")
     return parser
 
 
@@ -167,9 +175,34 @@ def _plans_verify(ws: Workspace, args):
     return payload, "\n".join(lines) or "no stored plans", EXIT_REFUSED if bad else EXIT_OK
 
 
+def _change(ws: Workspace, args):
+    change_number(args.change)  # a typo is a usage error before anything is asked of GitHub
+    gateway = _github_gateway(ws)
+    try:
+        status = change_status(ws.config, ws.store, gateway, args.change)
+    finally:
+        if gateway is not None:
+            gateway.close()
+    return status.to_json(), status.text(), EXIT_OK if status.waits_only_on_people else EXIT_FAILED
+
+
+def _github_gateway(ws: Workspace):
+    """The gateway gitops.yaml's `github:` section names, with the token from the variable github.token_env names;
+    None without the section."""
+    settings = ws.config.github
+    if settings is None:
+        return None
+    token = os.environ.get(settings.token_env)
+    if not token:
+        raise ConfigError(f"${settings.token_env} is not set: export a token that can read the pull requests and "
+                          f"checks of {settings.repository}", file=ws.config.source, field="github.token_env")
+    return GitHubGateway.from_settings(settings, token=token, log=logging.getLogger(__name__).debug)
+
+
 COMMANDS: dict[str, Callable] = {
     "config": _config_check, SYNTAX: _syntax, EPHEMERAL_TEST: _ephemeral, "ephemeral": _ephemeral, "plan": _plan,
     "apply": _apply, "drift": _drift, "plans list": _plans_list, "plans show": _plans_show, "plans verify": _plans_verify,
+    "change": _change,
 }
 
 

@@ -77,6 +77,9 @@ class EnvironmentConfig(RunSettings):
                                         description="unset: the top-level `approvals` applies")
     approvers: list[str] = Field(default_factory=list,
                                  description="GitHub logins or org/team slugs who may approve in the UI; empty: anyone")
+    approver_must_review: bool = Field(
+        default=True, description="a UI approval (release, manual deploy) also needs that person's approving GitHub "
+                                  "review of the change's head, so GitHub proves who typed the name")
 
     @field_validator("approvers")
     @classmethod
@@ -119,6 +122,7 @@ class GitHubSettings(_Strict):
     api_url: str = "https://api.github.com"
     main_branch: str = "main"
     token_env: str = "GITHUB_TOKEN"
+    poll_seconds: int = Field(default=30, ge=1, description="how often the pull-request sensor polls GitHub")
     work_item_patterns: list[str] = Field(default_factory=lambda: list(WORK_ITEM_PATTERNS))
 
 

@@ -3,7 +3,12 @@ before it was deployed, the release approved this plan (the PR stages and review
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from gitops_pipelines.core.config import EnvironmentConfig
 from gitops_pipelines.core.errors import PlanRefused, UsageError
+from gitops_pipelines.core.github.approvals import decide_required
+from gitops_pipelines.core.github.models import Review
 from gitops_pipelines.core.plan_store import PlanRecord
 from gitops_pipelines.core.promotion.deploys import deployable_plan
 from gitops_pipelines.core.workspace import Workspace
@@ -47,3 +52,35 @@ def approved_plan(ws: Workspace, unit: str, environment: str, change: str, *, re
     if previous_environment is not None:
         check_deployed(ws, unit, previous_environment, change, previous_deployed_plan_id)
     return record
+
+
+def check_approver(unit: str, environment: EnvironmentConfig, change: str, approved_by: str, *,
+                   reviews: Sequence[Review] | None, head_sha: str, author: str | None) -> str:
+    """The person named in a UI approval may approve this environment: listed in its `approvers` (when it lists
+    any) and, unless `approver_must_review: false`, holding an approving GitHub review of the change's head (their
+    own pull request never counts). `reviews` None means GitHub is not configured: only the list can be checked.
+    Returns the login as GitHub spells it."""
+    who = approved_by.strip().removeprefix("@")
+    where = f"{unit}/{environment.name}"
+    logins = {a.casefold(): a for a in environment.approvers if "/" not in a}
+    teams = [a for a in environment.approvers if "/" in a]
+    if environment.approvers and who.casefold() not in logins:
+        # team membership needs GitHub's teams API, which this deployment does not use: teams match nobody yet
+        also = f" (teams are not resolved yet: {', '.join(teams)}; list the logins)" if teams else ""
+        raise PlanRefused(f"{where}: {who!r} is not an approver of {environment.name}; approvers: "
+                          f"{', '.join(sorted(logins.values())) or 'none by login'}{also}. Ask one of them to "
+                          "launch the run with their GitHub login as approved_by")
+    if reviews is None or not environment.approver_must_review:
+        return logins.get(who.casefold(), who)
+    tally = decide_required(reviews, head_sha, required=1, author=author)
+    approving = {r.casefold(): r for r in tally.approvers}
+    if who.casefold() not in approving:
+        if author and who.casefold() == author.casefold():
+            why = "they opened the pull request, and an author never approves their own change"
+        elif who.casefold() in {r.casefold() for r in tally.stale}:
+            why = f"their approving review is of an older commit, not of the head {head_sha[:12]}"
+        else:
+            why = f"GitHub has no approving review by them of the head {head_sha[:12]}"
+        raise PlanRefused(f"{where}: approved_by {who!r} is refused for {change}: {why}. Approve the pull request's "
+                          f"head on GitHub as {who}, then launch again (GitHub proves who approves)")
+    return approving[who.casefold()]

@@ -9,6 +9,7 @@ import dagster as dg
 from gitops_pipelines.core import promotion
 from gitops_pipelines.core import stages as core
 from gitops_pipelines.core.config import EnvironmentConfig, GitopsConfig, UnitConfig
+from gitops_pipelines.core.errors import PlanRefused
 from gitops_pipelines.core.promotion.commits import AFTER_MERGE, PR_TIME
 from gitops_pipelines.core.vocabulary import POLICY, RELEASE, deploy_stage, plan_stage
 from gitops_pipelines.defs.keys import apply_pool, key
@@ -17,9 +18,9 @@ from gitops_pipelines.defs.metadata import deploy_metadata, plan_metadata
 from gitops_pipelines.defs.partitions import changes
 from gitops_pipelines.defs.pr_checks.reporting import reporting
 from gitops_pipelines.defs.promotion.feedback import deploy_feedback
-from gitops_pipelines.defs.promotion.gating import gate
+from gitops_pipelines.defs.promotion.gating import gate, proven_approver
 from gitops_pipelines.defs.refusals import refusals
-from gitops_pipelines.defs.run_config import ApprovalConfig
+from gitops_pipelines.defs.run_config import ApprovalConfig, MergeDeployConfig
 from gitops_pipelines.defs.run_tags import run_commits, triggered_by
 from gitops_pipelines.resources import GitopsResource
 from gitops_pipelines.resources.github import OptionalGitHub
@@ -79,7 +80,7 @@ def auto_deploy_asset(unit: UnitConfig, env: EnvironmentConfig) -> dg.AssetsDefi
     @dg.asset(key=key(unit.name, deploy_stage(env.name)), group_name=unit.name, partitions_def=changes,
               deps=[plan_key], pool=apply_pool(unit.name, env.name), kinds={"terraform"},
               description=f"applies the stored {env.name} plan recorded by {plan_key.to_user_string()}")
-    def _deploy(context: dg.AssetExecutionContext, gitops: GitopsResource,
+    def _deploy(context: dg.AssetExecutionContext, config: MergeDeployConfig, gitops: GitopsResource,
                 github: OptionalGitHub) -> dg.MaterializeResult:
         change, who = context.partition_key, triggered_by(context)
         with refusals():
@@ -87,19 +88,40 @@ def auto_deploy_asset(unit: UnitConfig, env: EnvironmentConfig) -> dg.AssetsDefi
             ws = gitops.workspace(context.log.info, commits.for_phase(AFTER_MERGE))
         with deploy_feedback(context, github, unit.name, env.name, commits.merge_sha or commits.head_sha,
                              ws.config.environment(env.name).secret_values()) as report, refusals():
-            record = promotion.deployable_plan(ws, unit.name, env.name, change,
-                                               recorded_plan_id(context, plan_key, change))
-            verdict = gate(context, ws, github, unit.name, env.name, commits, record)
+            chosen = config.plan_id.strip() or None
+            if chosen:  # a person chose a re-plan that differs: GitHub must vouch for them
+                who = proven_approver(context, ws, github, unit.name, env.name, commits, config.approved_by)
+            picked = promotion.merge_deploy_plan(
+                ws, unit.name, env.name, change, recorded_plan_id(context, plan_key, change),
+                head_sha=commits.head_sha, base_sha=commits.base_sha, merge_sha=commits.for_phase(AFTER_MERGE),
+                chosen_plan_id=chosen)
+            context.log.info(picked.message())
+            verdict = gate(context, ws, github, unit.name, env.name, commits, picked.record)
             context.log.info(verdict.explain())
-            report.applying(record.plan_id)
-            result = core.apply(ws, record.plan_id, environment=env.name, unit=unit.name, change=change,
+            if picked.waits_for_person:
+                report.waiting(picked.message(), picked.replanned.diff.markdown())
+                raise PlanRefused(picked.message())
+            report.applying(picked.record.plan_id)
+            result = core.apply(ws, picked.record.plan_id, environment=env.name, unit=unit.name, change=change,
                                 applied_by=who)
-            report.applied(result.summary())
+            report.applied(result.summary() + _replanned_note(picked))
         context.log.info(result.summary())
-        approval = {"approved_by": ", ".join(verdict.approvers), "head_sha": commits.head_sha}
+        approval = {"approved_by": who if chosen else ", ".join(verdict.approvers), "head_sha": commits.head_sha,
+                    "approved_plan_id": picked.approved.plan_id}
+        if picked.replanned is not None:
+            approval.update({"replanned": picked.decision.reason or "", "reason": config.reason,
+                             "result": result.summary() + _replanned_note(picked),
+                             "diff": dg.MetadataValue.md(picked.replanned.diff.markdown())})
         return dg.MaterializeResult(metadata=deploy_metadata(result, plan_key, who, approval))
 
     return _deploy
+
+
+def _replanned_note(picked) -> str:
+    if picked.replanned is None:
+        return ""
+    return (f" (re-planned on the merge commit: {picked.decision.reason}; {picked.replanned.diff.summary()}; "
+            f"approved plan {picked.approved.short_id})")
 
 
 def approved_deploy_asset(unit: UnitConfig, env: EnvironmentConfig, previous: EnvironmentConfig | None,
@@ -119,16 +141,17 @@ def approved_deploy_asset(unit: UnitConfig, env: EnvironmentConfig, previous: En
                              ws.config.environment(env.name).secret_values(), production=released) as report, \
                 refusals():
             record = _approved_plan(context, ws, unit, env, previous, config)
+            approver = proven_approver(context, ws, github, unit.name, env.name, commits, config.approved_by)
             if released:
                 promotion.check_released(record, recorded_plan_id(context, release_key, change))
             verdict = gate(context, ws, github, unit.name, env.name, commits, record)
             context.log.info(verdict.explain())
             report.applying(record.plan_id)
             result = core.apply(ws, record.plan_id, environment=env.name, unit=unit.name, change=change,
-                                applied_by=config.approved_by)
+                                applied_by=approver)
             report.applied(result.summary())
         context.log.info(result.summary())
-        approval = {"approved_by": config.approved_by, "reason": config.reason, "approved_plan_id": config.plan_id,
+        approval = {"approved_by": approver, "reason": config.reason, "approved_plan_id": config.plan_id,
                     "reviewed_by": ", ".join(verdict.approvers), "head_sha": commits.head_sha}
         return dg.MaterializeResult(metadata=deploy_metadata(result, plan_key, triggered_by(context), approval))
 
@@ -144,7 +167,8 @@ def _approved_plan(context: dg.AssetExecutionContext, ws, unit: UnitConfig, env:
     recorded = recorded_plan_id(context, key(unit.name, plan_stage(env.name)), change)
     return promotion.approved_plan(
         ws, unit.name, env.name, change, recorded_plan_id=recorded, approved_plan_id=config.plan_id,
-        approved_by=config.approved_by, previous_environment=previous.name if previous is not None else None, previous_deployed_plan_id=previous_id)
+        approved_by=config.approved_by, previous_environment=previous.name if previous is not None else None,
+        previous_deployed_plan_id=previous_id)
 
 
 def release_asset(unit: UnitConfig, env: EnvironmentConfig, previous: EnvironmentConfig | None) -> dg.AssetsDefinition:
@@ -157,12 +181,14 @@ def release_asset(unit: UnitConfig, env: EnvironmentConfig, previous: Environmen
                  github: OptionalGitHub) -> dg.MaterializeResult:
         change = context.partition_key
         with refusals():
-            ws = gitops.workspace(context.log.info, run_commits(context, github).for_phase(AFTER_MERGE))
+            commits = run_commits(context, github)
+            ws = gitops.workspace(context.log.info, commits.for_phase(AFTER_MERGE))
             record = _approved_plan(context, ws, unit, env, previous, config)
-        context.log.info(f"{unit.name}: plan {record.short_id} for {change} approved by {config.approved_by}")
+            approver = proven_approver(context, ws, github, unit.name, env.name, commits, config.approved_by)
+        context.log.info(f"{unit.name}: plan {record.short_id} for {change} approved by {approver}")
         return dg.MaterializeResult(metadata={
             "decision": "approved", "plan_id": record.plan_id, "plan_asset": plan_key.to_user_string(),
-            "approved_by": config.approved_by, "reason": config.reason, "head_sha": record.binding.head_sha or "",
+            "approved_by": approver, "reason": config.reason, "head_sha": record.binding.head_sha or "",
             "summary": f"{record.summary.add} to add, {record.summary.change} to change, "
                        f"{record.summary.destroy} to destroy, {record.summary.replace} to replace",
         })

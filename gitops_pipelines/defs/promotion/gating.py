@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 
 from gitops_pipelines.core.plan_store import PlanRecord
+from gitops_pipelines.core.promotion.checks import check_approver
 from gitops_pipelines.core.promotion.commits import ChangeCommits
 from gitops_pipelines.core.promotion.gate import GateInputs, GateVerdict, enforce_gate, required_pr_stages
 from gitops_pipelines.core.vocabulary import pr_number
@@ -21,7 +22,7 @@ def gate(context: dg.AssetExecutionContext, ws: Workspace, github: Any, unit: st
     config = ws.config
     change = context.partition_key
     required = required_pr_stages(config, unit)
-    reviews, author = _reviews(context, github, change)
+    reviews, author = change_reviews(context, github, change)
     binding = record.binding if record is not None else None
     return enforce_gate(GateInputs(
         unit=unit, environment=environment, change=change, head_sha=commits.head_sha, merge_sha=commits.merge_sha,
@@ -39,8 +40,8 @@ def _required_approvals(config, environment: str | None) -> int:
     return config.approvals.required
 
 
-def _reviews(context: dg.AssetExecutionContext, github: Any, change: str) -> tuple[list, str | None]:
-    """The pull request's reviews and author from GitHub; none without a `github:` section."""
+def change_reviews(context: dg.AssetExecutionContext, github: Any, change: str) -> tuple[list, str | None]:
+    """The pull request's reviews and author from GitHub; none (and no author) without a `github:` section."""
     number = pr_number(change)
     if github is None or number is None:
         return [], None
@@ -49,3 +50,11 @@ def _reviews(context: dg.AssetExecutionContext, github: Any, change: str) -> tup
         return gateway.reviews(number), gateway.pull(number).author
     finally:
         gateway.close()
+
+
+def proven_approver(context: dg.AssetExecutionContext, ws: Workspace, github: Any, unit: str, environment: str,
+                    commits: ChangeCommits, approved_by: str) -> str:
+    """The person a UI launch names, checked against the environment's approvers and their GitHub review."""
+    reviews, author = change_reviews(context, github, context.partition_key)
+    return check_approver(unit, ws.config.environment(environment), context.partition_key, approved_by,
+                          reviews=reviews if github is not None else None, head_sha=commits.head_sha, author=author)
