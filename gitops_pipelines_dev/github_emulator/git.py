@@ -46,6 +46,15 @@ class FileChange:
     previous_filename: str | None = None
 
 
+@dataclass(frozen=True)
+class TreeEntry:
+    mode: str  # 100644, 100755, 120000 (symlink), 160000 (submodule), 040000 (tree)
+    kind: str  # blob, tree, commit
+    sha: str
+    size: int
+    path: str
+
+
 _SHA = re.compile(r"[0-9a-f]{40}")
 
 
@@ -168,6 +177,20 @@ class GitRepo:
         at = text.find("\n@@")
         return text[at + 1:].rstrip("\n") if at >= 0 else ""
 
+    def tree_entries(self, sha: str, path: str = "") -> list[TreeEntry]:
+        """`git ls-tree` of commit sha: the entry at path itself (or the root's entries when path is empty)."""
+        out = self.git("ls-tree", "-z", "-l", sha, *(["--", path] if path else []))
+        entries = []
+        for record in filter(None, out.split("\0")):
+            meta, name = record.split("\t", 1)
+            mode, kind, obj, size = meta.split()
+            entries.append(TreeEntry(mode, kind, obj, 0 if size == "-" else int(size), name))
+        return entries
+
+    def blob(self, sha: str) -> bytes:
+        return subprocess.run(["git", "-C", str(self.path), "cat-file", "blob", sha], capture_output=True,
+                              check=True).stdout
+
     def show_file(self, ref: str, path: str) -> str | None:
         out = subprocess.run(["git", "-C", str(self.path), "show", f"{ref}:{path}"], capture_output=True)
         return out.stdout.decode() if out.returncode == 0 else None
@@ -199,14 +222,51 @@ class GitRepo:
     def merge(self, into: str, head: str, message: str, *, author: tuple[str, str] | None = None) -> str:
         """A real merge commit of head into branch `into` (git merge-tree, no working tree); moves `into`."""
         base = self.resolve(f"refs/heads/{into}")
+        tree = self._merged_tree(base, head, into)
+        sha = self.git("commit-tree", tree, "-p", base, "-p", head, "-m", message, env=self._commit_env(author)).strip()
+        self.update_ref(f"refs/heads/{into}", sha, old=base)
+        return sha
+
+    def _merged_tree(self, base: str, head: str, into: str) -> str:
         proc = subprocess.run(["git", "-C", str(self.path), "merge-tree", "--write-tree", base, head],
                               capture_output=True, text=True)
         if proc.returncode != 0:
             raise GitError(f"merging {head} into {into} conflicts:\n{proc.stdout}")
-        tree = proc.stdout.splitlines()[0].strip()
-        sha = self.git("commit-tree", tree, "-p", base, "-p", head, "-m", message, env=self._commit_env(author)).strip()
+        return proc.stdout.splitlines()[0].strip()
+
+    def squash(self, into: str, head: str, message: str, *, author: tuple[str, str] | None = None) -> str:
+        """One commit on branch `into` holding everything head changes (a squash merge); moves `into`."""
+        base = self.resolve(f"refs/heads/{into}")
+        tree = self._merged_tree(base, head, into)
+        sha = self.git("commit-tree", tree, "-p", base, "-m", message, env=self._commit_env(author)).strip()
         self.update_ref(f"refs/heads/{into}", sha, old=base)
         return sha
+
+    def rebase(self, into: str, head: str, *, committer: tuple[str, str]) -> str:
+        """head's commits (those not on `into`) replayed on `into`, each keeping its author and message and
+        committed by committer (a rebase merge, in a throwaway worktree); moves `into` to the last one."""
+        base = self.resolve(f"refs/heads/{into}")
+        commits = list(reversed(self.log(head, exclude=base)))
+        if not commits:
+            return base
+        name, email = committer
+        env = {"GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+        with tempfile.TemporaryDirectory() as tmp:
+            tree = Path(tmp) / "rebase"
+            self.git("worktree", "add", "--detach", "-q", str(tree), base)
+            try:
+                work = GitRepo(tree)
+                for sha in commits:
+                    try:
+                        work.git("cherry-pick", "--allow-empty", "--keep-redundant-commits", sha, env=env)
+                    except GitError as exc:
+                        raise GitError(f"rebasing {head} onto {into} conflicts at {sha}: {exc}") from None
+                tip = work.git("rev-parse", "HEAD").strip()
+            finally:
+                self.git("worktree", "remove", "--force", str(tree), check=False)
+                self.git("worktree", "prune", check=False)
+        self.update_ref(f"refs/heads/{into}", tip, old=base)
+        return tip
 
     @_by_sha
     def mergeable(self, into: str, head: str) -> bool:

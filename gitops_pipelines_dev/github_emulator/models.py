@@ -29,7 +29,18 @@ class Issue:
     created_at: str = field(default_factory=now)
     updated_at: str = field(default_factory=now)
     closed_at: str | None = None
-    labels: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)  # label names, in the order they were added
+    state_reason: str | None = None  # completed, not_planned, duplicate when closed; reopened after a reopen
+    closed_by: str | None = None
+
+
+@dataclass
+class Label:
+    id: int
+    name: str
+    color: str
+    description: str | None = None
+    default: bool = False
 
 
 @dataclass

@@ -21,13 +21,18 @@ from .state import Exchange
 
 GITHUB_HOST = "https://api.github.com"
 # Path parameters GitHub lets contain slashes (`git/ref/heads/feature/x`); openapi-core matches `{x}` as one segment.
-SLASHED_PARAMS = {"ref", "basehead", "tag", "branch"}
+SLASHED_PARAMS = {"ref", "basehead", "tag", "branch", "path"}
 # Upstream quirk (see the contract README): GitHub's schemas declare some fields `nullable: true` with an `enum` that
 # lists no null (check-run `conclusion`, issue `state_reason`), and GitHub answers null there (a running check, an open
 # issue). openapi-core applies the enum to null too. An answer that fails only because of such a null is recorded as
 # this quirk: it fails against the published subset and passes against a copy whose nullable enums also list null.
 QUIRK_NULLABLE_ENUM = ("null at {fields}: nullable, but its enum lists no null "
                        "(upstream schema quirk, see contract README)")
+# Another: `GET /contents/{path}` answers a directory with an array, but its oneOf has a discriminator on `type`
+# (mapping `array` to content-directory) that only an object can carry, so openapi-core refuses every directory
+# listing. Such an answer is this quirk when it passes against a copy without that discriminator.
+QUIRK_ARRAY_DISCRIMINATOR = ("a directory listing (an array) under a oneOf discriminated by `type`, which only an "
+                             "object can carry (upstream schema quirk of GET /contents/{path})")
 
 
 @dataclass
@@ -81,6 +86,28 @@ def with_null_in_nullable_enums(node):
     if patched.get("nullable") is True and isinstance(enum, list) and None not in enum:
         patched["enum"] = [*enum, None]
     return patched
+
+
+def without_array_discriminators(node):
+    """A copy of an OpenAPI document (or part) without the discriminators whose mapping names `array`; the oneOf
+    they sit on then matches by shape alone. Everything else is unchanged."""
+    if isinstance(node, list):
+        return [without_array_discriminators(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    patched = {key: without_array_discriminators(value) for key, value in node.items()}
+    if "array" in (patched.get("discriminator") or {}).get("mapping", {}):
+        del patched["discriminator"]
+    return patched
+
+
+@functools.lru_cache(maxsize=4)
+def _openapi_array_listings(spec_path: str):
+    """The subset at spec_path without the array-mapping discriminators, built once per path."""
+    from openapi_core import OpenAPI
+
+    document = json.loads(Path(spec_path).read_text())
+    return OpenAPI.from_dict(without_array_discriminators(document), base_uri=Path(spec_path).resolve().as_uri())
 
 
 @functools.lru_cache(maxsize=4)
@@ -184,7 +211,8 @@ def check(exchanges: Iterable[Exchange], contract: GitHubContract) -> CheckRepor
     """Validate every response in exchanges against contract's OpenAPI subset; see CheckReport.failures.
 
     A response that fails only because GitHub answers null at a nullable field whose enum lists no null (the upstream
-    quirk, see QUIRK_NULLABLE_ENUM) goes to CheckReport.quirks, naming the fields; any other failure is a failure."""
+    quirk, see QUIRK_NULLABLE_ENUM) goes to CheckReport.quirks, naming the fields; so does a directory listing that
+    fails only on the array-mapping discriminator (QUIRK_ARRAY_DISCRIMINATOR). Any other failure is a failure."""
     report = CheckReport()
     spec_path = str(contract.openapi_path)
     for exchange in exchanges:
@@ -196,6 +224,10 @@ def check(exchanges: Iterable[Exchange], contract: GitHubContract) -> CheckRepor
         if failure is not None and _failure(_openapi_null_enums(spec_path), exchange) is None:
             fields = ", ".join(_null_enum_fields(failure)) or "(not named by the validator)"
             report.quirks.append((exchange, QUIRK_NULLABLE_ENUM.format(fields=fields)))
+            failure = None
+        elif (failure is not None and exchange.response_body.lstrip().startswith(b"[")
+              and _failure(_openapi_array_listings(spec_path), exchange) is None):
+            report.quirks.append((exchange, QUIRK_ARRAY_DISCRIMINATOR))
             failure = None
         if failure is not None:
             report.failures.append((exchange, _describe(failure)))

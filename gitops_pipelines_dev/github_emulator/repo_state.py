@@ -11,12 +11,30 @@ from typing import TYPE_CHECKING
 
 from . import webhook_payloads as hooks
 from .git import ZERO_SHA, GitRepo
-from .models import CheckRun, Comment, CommitStatus, Deployment, Issue, PullRequest, Release, Review, now
+from .models import CheckRun, Comment, CommitStatus, Deployment, Issue, Label, PullRequest, Release, Review, now
 
 if TYPE_CHECKING:
     from .state import EmulatorState
 
 DEVELOPER = "developer"
+# The labels GitHub gives every new repository (name, color, description).
+DEFAULT_LABELS = (
+    ("bug", "d73a4a", "Something isn't working"),
+    ("documentation", "0075ca", "Improvements or additions to documentation"),
+    ("duplicate", "cfd3d7", "This issue or pull request already exists"),
+    ("enhancement", "a2eeef", "New feature or request"),
+    ("good first issue", "7057ff", "Good for newcomers"),
+    ("help wanted", "008672", "Extra attention is needed"),
+    ("invalid", "e4e669", "This doesn't seem right"),
+    ("question", "d876e3", "Further information is requested"),
+    ("wontfix", "ffffff", "This will not be worked on"),
+)
+NEW_LABEL_COLOR = "ededed"  # what GitHub gives a label created by naming it on an issue
+CLOSE_REASONS = ("completed", "not_planned", "duplicate")
+
+
+class Refused(ValueError):
+    """Something GitHub itself refuses (an author approving their own pull request); the API answers 422."""
 
 
 class RepoState:
@@ -36,6 +54,9 @@ class RepoState:
         self._known_refs: dict[str, str] = {}
         self._primed = False  # the first look at git only learns the refs; it is not a push
         self._next_number = 1
+        self.labels: dict[str, Label] = {}  # lower-case name -> label (GitHub matches label names case-insensitively)
+        for name, color, description in DEFAULT_LABELS:
+            self.create_label(name, color, description, default=True)
 
     @property
     def full_name(self) -> str:
@@ -88,9 +109,14 @@ class RepoState:
         self.issues[issue.number] = issue
         return issue
 
-    def create_issue(self, title: str, body: str | None = None, *, user: str = DEVELOPER) -> int:
+    def create_issue(self, title: str, body: str | None = None, *, user: str = DEVELOPER,
+                     labels: list[str] | None = None) -> int:
+        """Open an issue (labels: names; missing labels are created, as GitHub does). No webhook: the contract has
+        no `issues` example to shape one from."""
         with self.state.lock:
-            return self._new_issue(title, body, user).number
+            issue = self._new_issue(title, body, user)
+            issue.labels = [self.ensure_label(name).name for name in dict.fromkeys(labels or [])]
+            return issue.number
 
     def open_pull(self, head_branch: str, title: str, body: str | None = "", base: str = "main", *,
                   user: str = DEVELOPER, draft: bool = False) -> int:
@@ -118,34 +144,55 @@ class RepoState:
 
     def review(self, number: int, user: str, state: str = "APPROVED", commit_id: str | None = None,
                body: str = "") -> int:
-        """Submit a review of commit_id (default: the current head); sends pull_request_review.submitted."""
+        """Submit a review of commit_id (default: the current head); sends pull_request_review.submitted.
+        As on GitHub the author cannot approve or request changes on their own pull request (Refused), and a
+        PENDING review is only stored (not submitted: no webhook, no submitted_at)."""
         with self.state.lock:
             pr = self.pull(number)
-            review = Review(self.state.next_id(), number, user, state.upper(), commit_id or pr.head_sha, body)
+            state = state.upper()
+            if user.lower() == pr.issue.user.lower() and state in ("APPROVED", "CHANGES_REQUESTED"):
+                raise Refused("Can not approve your own pull request" if state == "APPROVED"
+                              else "Can not request changes on your own pull request")
+            review = Review(self.state.next_id(), number, user, state, commit_id or pr.head_sha, body)
+            if state == "PENDING":
+                review.submitted_at = None
             self.reviews.append(review)
-            pr.issue.updated_at = now()  # as on GitHub: a review moves the pull request's updated_at
-            self.emit("pull_request_review", hooks.review_submitted(self, pr, review))
+            if state != "PENDING":
+                pr.issue.updated_at = now()  # as on GitHub: a review moves the pull request's updated_at
+                self.emit("pull_request_review", hooks.review_submitted(self, pr, review))
             return review.id
 
-    def merge(self, number: int, *, user: str = "maintainer", message: str | None = None) -> str:
-        """Really merge the head into the base branch (a merge commit); sends push to the base and closed (merged)."""
+    def merge(self, number: int, *, user: str = "maintainer", message: str | None = None,
+              method: str = "merge") -> str:
+        """Really merge the head into the base branch; sends push to the base and closed (merged).
+        method: `merge` (a merge commit), `squash` (one commit with the head's changes) or `rebase` (the head's
+        commits replayed on the base, committed by user); message: the whole commit message (merge and squash)."""
         with self.state.lock:
             self.refresh()
             pr = self.pull(number)
             if pr.state != "open":
                 raise ValueError(f"{self.full_name}#{number} is {pr.state}; only an open pull request merges")
-            text = message or f"Merge pull request #{number} from {self.owner}/{pr.head}\n\n{pr.issue.title}"
-            sha = self.git.merge(pr.base, pr.head_sha, text, author=(user, self.state.email(user)))
+            person = (user, self.state.email(user))
+            if method == "merge":
+                text = message or f"Merge pull request #{number} from {self.owner}/{pr.head}\n\n{pr.issue.title}"
+                sha = self.git.merge(pr.base, pr.head_sha, text, author=person)
+            elif method == "squash":
+                sha = self.git.squash(pr.base, pr.head_sha, message or f"{pr.issue.title} (#{number})", author=person)
+            elif method == "rebase":
+                sha = self.git.rebase(pr.base, pr.head_sha, committer=person)
+            else:
+                raise ValueError(f"unknown merge method {method!r}: merge, squash or rebase")
             pr.merged, pr.merged_at, pr.merged_by, pr.merge_commit_sha = True, now(), user, sha
-            self._set_state(pr.issue, "closed")
+            self._set_state(pr.issue, "closed", by=user)
             self.refresh(pusher=user)
             self.emit("pull_request", hooks.pull_request(self, pr, "closed", user))
             return sha
 
-    def close(self, number: int, *, user: str = DEVELOPER) -> None:
+    def close(self, number: int, *, user: str = DEVELOPER, reason: str | None = None) -> None:
+        """Close an issue or pull request (reason: completed, the default, not_planned or duplicate)."""
         with self.state.lock:
             pr = self.pulls.get(number)
-            self._set_state(pr.issue if pr else self.issues[number], "closed")
+            self._set_state(pr.issue if pr else self.issues[number], "closed", reason=reason, by=user)
             if pr:
                 self.emit("pull_request", hooks.pull_request(self, pr, "closed", user))
 
@@ -154,16 +201,53 @@ class RepoState:
             pr = self.pulls.get(number)
             if pr and pr.merged:
                 raise ValueError(f"{self.full_name}#{number} is merged and cannot be reopened")
-            self._set_state(pr.issue if pr else self.issues[number], "open")
+            self._set_state(pr.issue if pr else self.issues[number], "open", reason="reopened")
             if pr:
                 self.refresh()
                 pr.head_sha = self.git.resolve(f"refs/heads/{pr.head}") or pr.head_sha
                 self.emit("pull_request", hooks.pull_request(self, pr, "reopened", user))
 
     @staticmethod
-    def _set_state(issue: Issue, state: str) -> None:
+    def _set_state(issue: Issue, state: str, *, reason: str | None = None, by: str | None = None) -> None:
+        if state == "closed" and (reason or "completed") not in CLOSE_REASONS:
+            raise ValueError(f"a closed issue's reason is one of {', '.join(CLOSE_REASONS)}, not {reason!r}")
         issue.state, issue.updated_at = state, now()
-        issue.closed_at = issue.updated_at if state == "closed" else None
+        closed = state == "closed"
+        issue.closed_at = issue.updated_at if closed else None
+        issue.state_reason = (reason or "completed") if closed else reason
+        issue.closed_by = by if closed else None
+
+    # -- labels -------------------------------------------------------------------------------------------------
+    def create_label(self, name: str, color: str = NEW_LABEL_COLOR, description: str | None = None, *,
+                     default: bool = False) -> Label:
+        with self.state.lock:
+            if name.lower() in self.labels:
+                raise ValueError(f"{self.full_name} already has a label {name!r}")
+            label = Label(self.state.next_label_id(), name, color.removeprefix("#").lower(), description, default)
+            self.labels[name.lower()] = label
+            return label
+
+    def label(self, name: str) -> Label | None:
+        return self.labels.get(name.lower())
+
+    def ensure_label(self, name: str) -> Label:
+        return self.label(name) or self.create_label(name)
+
+    def set_labels(self, number: int, names: list[str], *, user: str = DEVELOPER, add: bool = False) -> list[Label]:
+        """Replace (or with add=True extend) the labels of issue or pull request number; missing labels are
+        created, and each label a pull request gains sends pull_request.labeled (GitHub's example shapes it)."""
+        with self.state.lock:
+            issue = self.issues[number]
+            wanted = [self.ensure_label(name).name for name in dict.fromkeys(names)]
+            before = list(issue.labels)
+            issue.labels = list(dict.fromkeys([*before, *wanted])) if add else wanted
+            gained = [name for name in issue.labels if name not in before]
+            if issue.labels != before:
+                issue.updated_at = now()
+            pr = self.pulls.get(number)
+            for name in gained if pr else []:
+                self.emit("pull_request", hooks.labeled(self, pr, self.label(name), user))
+            return [self.label(name) for name in issue.labels]
 
     # -- things the API creates -------------------------------------------------------------------------------
     def add_comment(self, number: int, body: str, user: str) -> Comment:

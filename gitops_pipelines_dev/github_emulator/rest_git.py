@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import posixpath
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from .rest_payloads import api, diff_entry, node_id, user, web
 
 if TYPE_CHECKING:
+    from .git import TreeEntry
     from .repo_state import RepoState
+
+MAX_INLINE_CONTENT = 1024 * 1024  # larger files come without content (`encoding: none`), as on GitHub
 
 
 def git_user(name: str, email: str, date: str) -> dict:
@@ -79,3 +85,30 @@ def branch(repo: "RepoState", name: str, sha: str) -> dict:
             "protection": {"enabled": protected, "required_status_checks": {"enforcement_level": "off", "contexts": [],
                                                                              "checks": []}},
             "protection_url": f"{url}/protection"}
+
+
+def content(repo: "RepoState", entry: "TreeEntry", ref: str, *, full: bool = False) -> dict:
+    """One entry of `GET /contents/{path}` (content-file, -symlink, -submodule or a directory item); full=True adds
+    a file's base64 content (60-character lines, as GitHub writes it) or a symlink's target."""
+    a, w = api(repo), web(repo)
+    kind = {"tree": "dir", "commit": "submodule"}.get(entry.kind, "symlink" if entry.mode == "120000" else "file")
+    path = quote(entry.path)
+    url = f"{a}/contents/{path}?ref={quote(ref, safe='')}"
+    git_url = f"{a}/git/{'blobs' if entry.kind == 'blob' else 'trees'}/{entry.sha}"
+    html = f"{w}/{'tree' if kind == 'dir' else 'blob'}/{quote(ref)}/{path}"
+    body = {"type": kind, "size": entry.size, "name": posixpath.basename(entry.path), "path": entry.path,
+            "sha": entry.sha, "url": url, "git_url": git_url, "html_url": html,
+            "download_url": f"{w}/raw/{quote(ref)}/{path}" if kind == "file" else None,
+            "_links": {"self": url, "git": git_url, "html": html}}
+    if full and kind == "file":
+        if entry.size > MAX_INLINE_CONTENT:
+            body.update({"content": "", "encoding": "none"})
+        else:
+            encoded = base64.b64encode(repo.git.blob(entry.sha)).decode()
+            body.update({"content": "".join(encoded[i:i + 60] + "\n" for i in range(0, len(encoded), 60)),
+                         "encoding": "base64"})
+    elif full and kind == "symlink":
+        body["target"] = repo.git.blob(entry.sha).decode(errors="replace")
+    elif full and kind == "submodule":
+        body["submodule_git_url"] = ""  # .gitmodules is not read
+    return body

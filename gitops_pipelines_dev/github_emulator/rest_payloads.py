@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from .git import FileChange
-from .models import CheckRun, Comment, CommitStatus, Deployment, DeploymentStatus, Release, Review
+from .models import CheckRun, Comment, CommitStatus, Deployment, DeploymentStatus, Label, Release, Review
 
 if TYPE_CHECKING:
     from .repo_state import RepoState
     from .state import EmulatorState
 
 APP_SLUG = "gitops-pipelines"
+APP_ID = 1
 
 
 def node_id(kind: str, ident: int | str) -> str:
@@ -47,7 +48,7 @@ def user(state: "EmulatorState", login: str) -> dict:
 
 def app(state: "EmulatorState", owner: str) -> dict:
     return {
-        "id": 1, "slug": APP_SLUG, "node_id": node_id("Integration", 1), "client_id": "Iv1.emulator",
+        "id": APP_ID, "slug": APP_SLUG, "node_id": node_id("Integration", APP_ID), "client_id": "Iv1.emulator",
         "owner": user(state, owner), "name": "GitOps Pipelines", "description": "GitOps delivery of Terraform",
         "external_url": state.base_url, "html_url": f"{state.base_url}/apps/{APP_SLUG}",
         "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z",
@@ -120,12 +121,22 @@ def comment(repo: "RepoState", c: Comment) -> dict:
             "performed_via_github_app": None, "reactions": reactions(url)}
 
 
+def label(repo: "RepoState", lab: Label) -> dict:
+    return {"id": lab.id, "node_id": node_id("Label", lab.id), "url": f"{api(repo)}/labels/{quote(lab.name)}",
+            "name": lab.name, "description": lab.description, "color": lab.color, "default": lab.default}
+
+
+def labels_of(repo: "RepoState", names: list[str]) -> list[dict]:
+    return [label(repo, repo.label(name)) for name in names if repo.label(name)]
+
+
 def review(repo: "RepoState", r: Review) -> dict:
     html = f"{web(repo)}/pull/{r.pull_number}#pullrequestreview-{r.id}"
     pr_url = f"{api(repo)}/pulls/{r.pull_number}"
     return {"id": r.id, "node_id": node_id("PullRequestReview", r.id), "user": user(repo.state, r.user),
             "body": r.body, "state": r.state, "html_url": html, "pull_request_url": pr_url,
-            "_links": {"html": link(html), "pull_request": link(pr_url)}, "submitted_at": r.submitted_at,
+            "_links": {"html": link(html), "pull_request": link(pr_url)},
+            **({"submitted_at": r.submitted_at} if r.submitted_at else {}),  # a pending review has none
             "commit_id": r.commit_id, "author_association": author_association(repo, r.user)}
 
 
@@ -239,5 +250,6 @@ def error(message: str, status: int, **extra) -> dict:
 
 
 def validation_failed(resource: str, field: str, code: str = "invalid", message: str | None = None) -> dict:
-    item = {"resource": resource, "field": field, "code": code, **({"message": message} if message else {})}
+    item = {"resource": resource, **({"field": field} if field else {}), "code": code,
+            **({"message": message} if message else {})}
     return error("Validation Failed", 422, errors=[item])

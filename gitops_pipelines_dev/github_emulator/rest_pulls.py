@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .models import Issue, PullRequest
-from .rest_payloads import api, author_association, link, node_id, repository, user, web
+from .rest_payloads import api, author_association, labels_of, link, node_id, reactions, repository, user, web
 
 if TYPE_CHECKING:
     from .repo_state import RepoState
@@ -35,7 +35,8 @@ def pull_request(repo: "RepoState", pr: PullRequest, *, simple: bool = False) ->
         "commits_url": f"{a}/pulls/{n}/commits", "review_comments_url": f"{a}/pulls/{n}/comments",
         "review_comment_url": f"{a}/pulls/comments{{/number}}", "comments_url": f"{a}/issues/{n}/comments",
         "statuses_url": f"{a}/statuses/{pr.head_sha}", "number": n, "state": issue.state, "locked": False,
-        "title": issue.title, "user": user(repo.state, issue.user), "body": issue.body, "labels": [],
+        "title": issue.title, "user": user(repo.state, issue.user), "body": issue.body,
+        "labels": labels_of(repo, issue.labels),
         "milestone": None, "active_lock_reason": None, "created_at": issue.created_at, "updated_at": issue.updated_at,
         "closed_at": issue.closed_at, "merged_at": pr.merged_at, "merge_commit_sha": pr.merge_commit_sha,
         "assignee": None, "assignees": [], "requested_reviewers": [], "requested_teams": [],
@@ -44,6 +45,8 @@ def pull_request(repo: "RepoState", pr: PullRequest, *, simple: bool = False) ->
         "auto_merge": None, "draft": pr.draft,
     }
     if simple:
+        for item in body["labels"]:  # pull-request-simple types a label's description as a string, never null
+            item["description"] = item["description"] or ""
         return body
     git = repo.git
     merge_base = git.merge_base(pr.base_sha, pr.head_sha) or pr.base_sha
@@ -61,23 +64,28 @@ def pull_request(repo: "RepoState", pr: PullRequest, *, simple: bool = False) ->
 
 
 def issue(repo: "RepoState", item: Issue) -> dict:
-    """`GET /issues/{n}` (outside the contract subset): GitHub's issue shape; pull requests carry `pull_request`."""
+    """GitHub's `issue` shape; the issue half of a pull request carries `pull_request` (as in `GET /issues`)."""
     a, w, n = api(repo), web(repo), item.number
     body = {
         "id": item.id, "node_id": node_id("Issue", item.id), "url": f"{a}/issues/{n}", "repository_url": a,
         "labels_url": f"{a}/issues/{n}/labels{{/name}}", "comments_url": f"{a}/issues/{n}/comments",
         "events_url": f"{a}/issues/{n}/events", "html_url": f"{w}/issues/{n}", "number": n, "state": item.state,
-        "state_reason": None if item.state == "open" else "completed", "title": item.title, "body": item.body,
-        "user": user(repo.state, item.user), "labels": [], "assignee": None, "assignees": [], "milestone": None,
+        "state_reason": item.state_reason, "title": item.title, "body": item.body,
+        "user": user(repo.state, item.user), "labels": labels_of(repo, item.labels), "assignee": None,
+        "assignees": [], "milestone": None,
         "locked": False, "active_lock_reason": None, "comments": len(repo.comments_on(n)),
         "created_at": item.created_at, "updated_at": item.updated_at, "closed_at": item.closed_at,
-        "author_association": author_association(repo, item.user), "closed_by": None,
+        "author_association": author_association(repo, item.user),
+        "closed_by": user(repo.state, item.closed_by) if item.closed_by else None,
+        "timeline_url": f"{a}/issues/{n}/timeline", "performed_via_github_app": None,
+        "reactions": reactions(f"{a}/issues/{n}"),
     }
     pr = repo.pulls.get(n)
     if pr:
         body["html_url"] = f"{w}/pull/{n}"
         body["pull_request"] = {"url": f"{a}/pulls/{n}", "html_url": f"{w}/pull/{n}", "diff_url": f"{w}/pull/{n}.diff",
                                 "patch_url": f"{w}/pull/{n}.patch", "merged_at": pr.merged_at}
+        body["draft"] = pr.draft
     return body
 
 

@@ -72,6 +72,12 @@ class Emulator:
         self.stop()
 
     # -- repositories and the people acting on them ----------------------------------------------------------
+    def register_user(self, login: str, token: str | None = None) -> str:
+        """A token for login (`token-for-<login>` unless given): REST calls with it act as login, e.g.
+        `github.Github(base_url=emu.base_url, auth=github.Auth.Token(emu.register_user("alice")))`.
+        Unregistered tokens act as the emulator's default login (the App's bot)."""
+        return self.state.register_user(login, token)
+
     def create_repo(self, owner: str, name: str, files: dict[str, str] | None = None, *,
                     git_dir: str | Path | None = None) -> RepoState:
         """A repository (bare git under the emulator's root unless git_dir is given); files: the first commit on main."""
@@ -103,17 +109,18 @@ class Emulator:
                body: str = "") -> int:
         return self.repo.review(number, user, state, commit_id, body)
 
-    def merge(self, number: int, *, user: str = "maintainer") -> str:
-        return self.repo.merge(number, user=user)
+    def merge(self, number: int, *, user: str = "maintainer", method: str = "merge") -> str:
+        return self.repo.merge(number, user=user, method=method)
 
-    def close(self, number: int, *, user: str = "developer") -> None:
-        self.repo.close(number, user=user)
+    def close(self, number: int, *, user: str = "developer", reason: str | None = None) -> None:
+        self.repo.close(number, user=user, reason=reason)
 
     def reopen(self, number: int, *, user: str = "developer") -> None:
         self.repo.reopen(number, user=user)
 
-    def create_issue(self, title: str, body: str | None = None, *, user: str = "developer") -> int:
-        return self.repo.create_issue(title, body, user=user)
+    def create_issue(self, title: str, body: str | None = None, *, user: str = "developer",
+                     labels: list[str] | None = None) -> int:
+        return self.repo.create_issue(title, body, user=user, labels=labels)
 
     def refresh(self) -> list[str]:
         """Pick up refs the test moved with plain git; sends push and synchronize like GitHub would."""

@@ -73,6 +73,7 @@ class EmulatorState:
         self.default_repo: RepoState | None = None
         self.users: dict[str, int] = {}
         self._ids = itertools.count(1001)
+        self._label_ids = itertools.count(208_045_946)  # apart from the other ids, so seeding labels shifts none
         self._faults: deque[tuple[int, dict[str, str], str]] = deque()
         self.exchanges: deque[Exchange] = deque(maxlen=record)
         self.webhooks = WebhookDispatcher()
@@ -88,8 +89,23 @@ class EmulatorState:
     def email(self, login: str) -> str:
         return f"{self.user_id(login)}+{login}@users.noreply.github.com"
 
+    def next_label_id(self) -> int:
+        return next(self._label_ids)
+
     def login_for_token(self, token: str) -> str:
+        """The user a token authenticates; a token nobody registered acts as the default login (the App's bot)."""
         return self.token_users.get(token, self.login)
+
+    def register_user(self, login: str, token: str | None = None) -> str:
+        """Give login a token (token, or `token-for-<login>`): requests with it act as login. Returns the token."""
+        token = token or f"token-for-{login}"
+        with self.lock:
+            owner = self.token_users.get(token)
+            if owner not in (None, login):
+                raise ValueError(f"token {token!r} already belongs to {owner}")
+            self.token_users[token] = login
+            self.user_id(login)  # a known user: commits whose author name is login link to the account
+        return token
 
     # -- repositories ----------------------------------------------------------------------------------------
     def create_repo(self, owner: str, name: str, files: dict[str, str] | None = None, *,

@@ -15,7 +15,7 @@ from . import rest_pulls
 from .git import ZERO_SHA
 
 if TYPE_CHECKING:
-    from .models import PullRequest, Release, Review
+    from .models import Label, PullRequest, Release, Review
     from .repo_state import RepoState
 
 # Keys whose example value is null but whose real value may be an object of a known kind.
@@ -64,6 +64,14 @@ def pull_request(repo: "RepoState", pr: "PullRequest", action: str, sender: str,
         payload.update({"before": before or ZERO_SHA, "after": pr.head_sha})
     payload.update({"repository": _repository(repo), "sender": _sender(repo, sender)})
     return payload
+
+
+def labeled(repo: "RepoState", pr: "PullRequest", label: "Label", sender: str) -> dict:
+    """pull_request.labeled: the pull request (with its labels, the new one included) and the label added."""
+    example = _example(repo, "pull_request", "labeled")
+    return {"action": "labeled", "number": pr.number, "pull_request": _pull(repo, pr, example["pull_request"]),
+            "label": conform(example["label"], rest.label(repo, label)), "repository": _repository(repo),
+            "sender": _sender(repo, sender)}
 
 
 def review_submitted(repo: "RepoState", pr: "PullRequest", review: "Review") -> dict:

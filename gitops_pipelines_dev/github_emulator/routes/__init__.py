@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from . import checks, deployments, issues, pulls, releases, repos
 
-REPO_ROUTES = [*repos.ROUTES, *pulls.ROUTES, *issues.ROUTES, *checks.ROUTES, *releases.ROUTES,
+# checks first: its `/commits/{ref}/check-runs` must match before repos' catch-all `/commits/{ref:path}`.
+REPO_ROUTES = [*checks.ROUTES, *repos.ROUTES, *pulls.ROUTES, *issues.ROUTES, *releases.ROUTES,
                *deployments.ROUTES]
 TOP_ROUTES = [*repos.TOP_ROUTES]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 from ..http import ApiError, Ctx, not_found
-from ..rest_payloads import validation_failed
+from ..rest_payloads import error, validation_failed
 
 MAX_COMMENT = 65536
 
@@ -31,3 +33,26 @@ def check_body(data: dict, resource: str) -> str:
         raise ApiError(422, validation_failed(resource, "body", "custom",
                                               f"body is too long (maximum is {MAX_COMMENT} characters)"))
     return body
+
+
+def typed(data: dict, resource: str, *fields: tuple[str, type | tuple[type, ...]]) -> None:
+    """422 `invalid` for a field present with a value of the wrong JSON type (null is left to the caller)."""
+    for name, kind in fields:
+        kinds, value = kind if isinstance(kind, tuple) else (kind,), data.get(name)
+        if value is not None and not (bool in kinds if isinstance(value, bool) else isinstance(value, kinds)):
+            raise ApiError(422, validation_failed(resource, name, "invalid"))
+
+
+def unprocessable(*messages: str) -> ApiError:
+    """GitHub's other 422 shape (`validation-error-simple`): plain messages, as for a refused review."""
+    return ApiError(422, error("Unprocessable Entity", 422, errors=list(messages)))
+
+
+def json_value(ctx: Ctx):
+    """The request body as any JSON value (some endpoints take an array); an empty body is None."""
+    if not ctx.raw_body or not ctx.raw_body.strip():
+        return None
+    try:
+        return json.loads(ctx.raw_body)
+    except json.JSONDecodeError:
+        raise ApiError(400, error("Problems parsing JSON", 400))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..http import Answer, ApiError, Ctx, not_found
 from ..models import CheckRun, CommitStatus, now
-from ..rest_payloads import check_run, status, validation_failed
+from ..rest_payloads import APP_ID, check_run, error, status, validation_failed
 from ._common import require
 
 RUN_STATUSES = {"queued", "in_progress", "completed", "waiting", "requested", "pending"}
@@ -69,7 +69,37 @@ def create_status(ctx: Ctx) -> Answer:
     return Answer(body, 201, {"Location": body["url"]})
 
 
+def list_for_ref(ctx: Ctx) -> Answer:
+    """`GET /commits/{ref}/check-runs`: the check runs on the commit ref names, newest first, filtered by check_name,
+    status, app_id and filter (`latest`, the default: the newest run of each name; `all`)."""
+    ref = ctx.params["ref"]
+    sha = ctx.repo.git.resolve(ref)
+    if not sha:
+        raise ApiError(422, error(f"No commit found for SHA: {ref}", 422))
+    query = ctx.query
+    if query.get("status") and query["status"] not in ("queued", "in_progress", "completed"):
+        raise ApiError(422, validation_failed("CheckRun", "status", "invalid"))
+    if query.get("filter", "latest") not in ("latest", "all"):
+        raise ApiError(422, validation_failed("CheckRun", "filter", "invalid"))
+    runs = sorted((r for r in ctx.repo.check_runs.values() if r.head_sha == sha), key=lambda r: r.id, reverse=True)
+    if query.get("filter", "latest") == "latest":
+        newest: dict[str, CheckRun] = {}
+        for run in runs:
+            newest.setdefault(run.name, run)
+        runs = list(newest.values())
+    if query.get("check_name"):
+        runs = [r for r in runs if r.name == query["check_name"]]
+    if query.get("status"):
+        runs = [r for r in runs if r.status == query["status"]]
+    if query.get("app_id") and query["app_id"] != str(APP_ID):
+        runs = []  # every check run here is the emulator's App's
+    page = ctx.paginate(runs)
+    page.body = {"total_count": len(runs), "check_runs": [check_run(ctx.repo, r) for r in page.body]}
+    return page
+
+
 ROUTES = [
+    ("GET", "/commits/{ref:path}/check-runs", list_for_ref),  # routes/__init__.py puts it before /commits/{ref}
     ("POST", "/check-runs", create_check_run),
     ("PATCH", "/check-runs/{check_run_id}", update_check_run),
     ("POST", "/statuses/{sha}", create_status),

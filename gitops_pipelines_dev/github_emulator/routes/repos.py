@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from ..http import Answer, ApiError, Ctx, not_found
-from ..rest_git import branch, commit, comparison
-from ..rest_payloads import error, git_ref, repository, tag, validation_failed
+from ..models import now
+from ..rest_git import branch, commit, comparison, content
+from ..rest_payloads import error, git_ref, repository, tag, user, validation_failed
 from ..rest_pulls import rate_limit
 from ._common import resolve
 
 
 def get_rate_limit(ctx: Ctx) -> Answer:
     return Answer(rate_limit(ctx.state))
+
+
+def get_user(ctx: Ctx) -> Answer:
+    """`GET /user` (outside the contract subset): who the token acts as (see EmulatorState.register_user)."""
+    body = user(ctx.state, ctx.login)
+    body.update({"name": ctx.login, "company": None, "blog": "", "location": None, "email": None,
+                 "hireable": None, "bio": None, "twitter_username": None, "public_repos": 0, "public_gists": 0,
+                 "followers": 0, "following": 0, "created_at": "2024-01-01T00:00:00Z", "updated_at": now()})
+    return Answer(body)
 
 
 def get_repo(ctx: Ctx) -> Answer:
@@ -102,6 +112,24 @@ def create_ref(ctx: Ctx) -> Answer:
     return Answer(body, 201, {"Location": body["url"]})
 
 
+def get_content(ctx: Ctx) -> Answer:
+    """`GET /contents/{path}?ref=`: a file (base64 content), a symlink, or a directory's entries, read from git."""
+    ref = ctx.query.get("ref") or ctx.repo.default_branch
+    sha = ctx.repo.git.resolve(ref)
+    if not sha:
+        raise ApiError(404, error(f"No commit found for the ref {ref}", 404))
+    path = ctx.params["path"].strip("/")
+    entries = ctx.repo.git.tree_entries(sha, path)
+    if path:
+        found = [e for e in entries if e.path == path]
+        if not found:
+            raise not_found()
+        if found[0].kind != "tree":
+            return Answer(content(ctx.repo, found[0], ref, full=True))
+        entries = ctx.repo.git.tree_entries(sha, path + "/")
+    return Answer([content(ctx.repo, e, ref) for e in entries])
+
+
 def list_tags(ctx: Ctx) -> Answer:
     names = ctx.repo.git.git("tag", "--sort=-v:refname").split()
     tags = ctx.repo.git.tags()
@@ -110,7 +138,7 @@ def list_tags(ctx: Ctx) -> Answer:
     return page
 
 
-TOP_ROUTES = [("GET", "/rate_limit", get_rate_limit)]
+TOP_ROUTES = [("GET", "/rate_limit", get_rate_limit), ("GET", "/user", get_user)]
 ROUTES = [
     ("GET", "", get_repo),
     ("GET", "/branches/{branch:path}/protection", get_protection),
@@ -119,6 +147,7 @@ ROUTES = [
     ("GET", "/commits/{ref:path}/status", combined_status),
     ("GET", "/commits/{ref:path}", get_commit),
     ("GET", "/compare/{basehead:path}", compare),
+    ("GET", "/contents/{path:path}", get_content),
     ("GET", "/git/ref/{ref:path}", get_ref),
     ("POST", "/git/refs", create_ref),
     ("GET", "/tags", list_tags),
