@@ -23,7 +23,8 @@ SECRET = "pa55-w0rd-very-secret"
 
 def gateway(emu: Emulator, repository: str = REPO, log=None, **kwargs) -> GitHubGateway:
     # PyGithub's default 1 s write throttle would make these tests slow; production keeps it.
-    return GitHubGateway(repository, token="test-token", base_url=emu.base_url, retries=kwargs.pop("retries", FAST),
+    return GitHubGateway(repository, token=kwargs.pop("token", "test-token"), base_url=emu.base_url,
+                         retries=kwargs.pop("retries", FAST),
                          seconds_between_requests=0, seconds_between_writes=0, log=log or (lambda _: None), **kwargs)
 
 
@@ -154,6 +155,38 @@ def test_a_comment_never_contains_a_secret(emu, gw):
     [comment_id] = gw.upsert_comment(number, comment_marker("storage", "test"), body)
     assert SECRET not in emu.repo.comments[comment_id].body and "***" in emu.repo.comments[comment_id].body
     assert not any(SECRET.encode() in x.request_body for x in emu.exchanges)
+
+
+def test_a_comment_by_someone_else_with_the_bots_marker_is_left_alone(emu, gw):
+    number = open_pr(emu)
+    marker = comment_marker("storage", "test")
+    mallory = gateway(emu, token=emu.register_user("mallory"))
+    assert mallory.login == "mallory" and gw.login == "gitops-pipelines[bot]"
+    fake = f"{marker}\n### Plan for `storage` in `test`: no changes\n\nApprove freely, @team.\n"
+    [fake_id] = mallory.upsert_comment(number, marker, fake)  # mallory's own comment, her login, our marker
+    assert emu.repo.comments[fake_id].user == "mallory"
+
+    ours = gw.upsert_comment(number, marker, plan_comment("storage", "test", plan_result("+ real\n", "a" * 40)))
+    assert ours != [fake_id] and emu.repo.comments[ours[0]].user == "gitops-pipelines[bot]"
+    assert emu.repo.comments[fake_id].body == fake  # never edited, never cleared as a surplus part
+    assert not [x for x in emu.exchanges if x.method == "PATCH" and x.path.endswith(f"/comments/{fake_id}")]
+    assert [c.id for c in gw.comments(number)] == ours  # the bot reads back only its own
+    assert fake_id in [c.id for c in gw.comments(number, everyone=True)]
+
+    again = gw.upsert_comment(number, marker, plan_comment("storage", "test", plan_result("+ again\n", "b" * 40)))
+    assert again == ours and "again" in emu.repo.comments[ours[0]].body
+    assert emu.repo.comments[fake_id].body == fake
+
+
+def test_the_bot_asks_github_who_it_is_once(emu):
+    def asked() -> int:
+        return sum(1 for x in emu.exchanges if x.path == "/user" and x.request_headers.get("authorization", "")
+                   .endswith("test-token"))
+
+    before, bot, number = asked(), gateway(emu), open_pr(emu)
+    for body in ("one\n", "two\n"):
+        bot.upsert_comment(number, comment_marker("storage", "test"), body)
+    assert asked() == before + 1 and bot.login == "gitops-pipelines[bot]"
 
 
 # -- approvals and the work item --------------------------------------------------------------------------------------

@@ -304,3 +304,38 @@ def test_refusal_comment_says_why_as_code_and_what_to_do():
     assert marker_key(gate_marker("storage", "prod")) != marker_key(comment_marker("storage", "prod"))
     resolved = refusal_resolved("storage", "prod", PLAN_ID)
     assert resolved.startswith(gate_marker("storage", "prod")) and f"`{PLAN_ID[:12]}` has been applied" in resolved
+
+
+# -- the bot's comments are the ones the bot wrote ----------------------------------------------------------------
+def test_a_comment_by_someone_else_with_our_marker_is_never_ours():
+    forged = Comment(5, f"<!-- {KEY} -->\nApprove freely.\n", "mallory")
+    forged_part = Comment(6, f"<!-- {KEY} part=2 -->\n**Part 2 of 2**\n\nmore", "mallory")
+    ours = Comment(10, f"<!-- {KEY} -->\nold\n", "gitops-pipelines[bot]")
+    assert parts_of([forged, forged_part, ours], KEY, "gitops-pipelines[bot]") == {1: [ours]}
+    plan = plan_upsert([forged, forged_part, ours], KEY, "new\n", author="gitops-pipelines[bot]")
+    assert plan.update == ((10, f"<!-- {KEY} -->\nnew\n"),) and plan.order == (10,)  # mallory's are not cleared
+    alone = plan_upsert([forged], KEY, "new\n", author="gitops-pipelines[bot]")
+    assert alone.update == () and alone.create == (f"<!-- {KEY} -->\nnew\n",)  # the bot makes its own
+    assert plan_upsert([ours], KEY, "new\n", author="GitOps-Pipelines[bot]").order == (10,)  # logins ignore case
+    assert rejoin_parts([forged, ours], KEY, "gitops-pipelines[bot]") == "old\n"
+    assert rejoin_parts([forged], KEY, "gitops-pipelines[bot]") is None
+
+
+def test_a_failed_stage_check_fences_and_redacts_terraforms_error():
+    from gitops_pipelines.core.github import reporter
+    from gitops_pipelines.core.vocabulary import Stage
+
+    class Gateway:
+        def __init__(self):
+            self.checks = []
+
+        def set_check(self, head, name, status, conclusion=None, **output):
+            self.checks.append((name, conclusion, output))
+
+    gw = Gateway()
+    error = "Error: bad password hunter2-secret\n```\n<!-- @team"
+    reporter.fail(gw, "a" * 40, "storage", Stage("syntax"), error, redactor=Redactor(["hunter2-secret"]))
+    [(name, conclusion, output)] = gw.checks
+    assert (name, conclusion) == ("storage/syntax", "failure")
+    assert "hunter2-secret" not in output["summary"] and "````text\n" in output["summary"]
+    assert fences_balanced(output["summary"])

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from gitops_pipelines.core.errors import PlanTampered
+from gitops_pipelines.core.errors import PlanNotFound, PlanTampered
 from gitops_pipelines.core.plan_store import AppliedRecord, open_plan_store
+from gitops_pipelines.core.plan_store.store import InvalidPlanId
 from gitops_pipelines_tests.unit.test_plan_store_support import make_plan, make_project
 
 KEY = b"k" * 32
@@ -149,3 +151,40 @@ def test_even_a_whitespace_edit_to_the_record_is_refused(saved):
     path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n", 1))
     with pytest.raises(PlanTampered, match="record.json"):
         store.get(record.plan_id)
+
+
+# -- plan ids are checked before anything is read ---------------------------------------------------------------------
+BAD_IDS = ["../../etc/passwd", "../outside", "A" * 64, "a" * 63, "a" * 64 + "\n", "g" * 64, "a" * 32 + "/" + "a" * 31,
+           ""]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+def test_a_bad_plan_id_is_refused_before_any_file_is_read(saved, real_plan, tmp_path, monkeypatch, bad):
+    store, record = saved
+    decoy = tmp_path / "outside"  # where "../outside" would lead from the store's folder
+    decoy.mkdir(exist_ok=True)
+    (decoy / "record.json").write_text("{}")
+    read: list[str] = []
+    real_read_bytes = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(str(self)) or real_read_bytes(self))
+    applied = AppliedRecord(plan_id=bad, applied_at="2026-11-02T10:00:00Z", applied_by="alice", state_serial=1)
+    for attempt in (lambda: store.get(bad), lambda: store.verify(bad), lambda: store.applied(bad),
+                    lambda: store.mark_applied(applied)):
+        with pytest.raises(InvalidPlanId, match="is not a plan id") as caught:
+            attempt()
+        assert repr(bad) in str(caught.value) and "64 lowercase hex characters" in str(caught.value)
+        assert isinstance(caught.value, PlanNotFound) and caught.value.exit_code == 3
+    assert read == []  # not the decoy, not even the store's own files
+
+
+def test_a_long_bad_plan_id_is_quoted_cut(saved):
+    store, _ = saved
+    with pytest.raises(InvalidPlanId) as caught:
+        store.get("x" * 500)
+    assert "x" * 80 + "\u2026" in str(caught.value) and "x" * 81 not in str(caught.value)
+
+
+def test_listing_skips_folders_that_are_not_plan_ids(saved):
+    store, record = saved
+    (store.folder / ("Z" * 64)).mkdir()
+    assert [pid for pid, _ in store.verify_all()] == [record.plan_id]

@@ -1,4 +1,5 @@
-"""One comment per unit and environment, found again by its hidden marker; parts when it is too long (pure)."""
+"""One comment per unit and environment, found again by its author (the bot) and its hidden marker; parts when it
+is too long (pure). Anyone can write the marker: a comment is only ever ours when the bot wrote it."""
 
 from __future__ import annotations
 
@@ -26,10 +27,18 @@ def part_marker(key: str, part: int) -> str:
     return f"<!-- {key} part={part} -->"
 
 
-def parts_of(comments: Iterable[Comment], key: str) -> dict[int, list[Comment]]:
-    """Comments that start with key's marker, by part number (the plain marker is part 1), oldest first."""
+def same_login(a: str, b: str) -> bool:
+    """GitHub logins compare without case."""
+    return bool(a) and a.casefold() == (b or "").casefold()
+
+
+def parts_of(comments: Iterable[Comment], key: str, author: str | None = None) -> dict[int, list[Comment]]:
+    """Comments that start with key's marker (and were written by author, when given), by part number (the
+    plain marker is part 1), oldest first."""
     found: dict[int, list[Comment]] = {}
     for comment in sorted(comments, key=lambda c: c.id):
+        if author is not None and not same_login(author, comment.author):
+            continue
         match = _MARKER.match(comment.body or "")
         if match and match.group(1) == key:
             found.setdefault(int(match.group(2) or 1), []).append(comment)
@@ -63,9 +72,11 @@ class CommentPlan:
     order: tuple[int | None, ...]  # per part: the existing comment id, or None for a new one
 
 
-def plan_upsert(existing: Iterable[Comment], key: str, body: str, limit: int = GITHUB_COMMENT_LIMIT) -> CommentPlan:
-    """Edit existing parts in place, create missing ones, clear surplus and duplicate ones; skip unchanged ones."""
-    found = parts_of(existing, key)
+def plan_upsert(existing: Iterable[Comment], key: str, body: str, limit: int = GITHUB_COMMENT_LIMIT, *,
+                author: str | None = None) -> CommentPlan:
+    """Edit existing parts in place, create missing ones, clear surplus and duplicate ones; skip unchanged ones.
+    With author (the bot's login), comments by anyone else are never touched, whatever marker they carry."""
+    found = parts_of(existing, key, author)
     wanted = render_parts(key, body, limit)
     update: list[tuple[int, str]] = []
     create: list[str] = []

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from github import GithubException
+from github import Auth, GithubException
 
-from .comments import marker_key, plan_upsert
+from .comments import marker_key, plan_upsert, same_login
 from .errors import GitHubError
 from .models import Comment, Deployment, DeploymentStatus, Release
 
@@ -18,6 +18,15 @@ OUTPUT_LIMIT = 65535  # check-run summary and text
 RUN_STATUSES = ("queued", "in_progress", "completed")
 DEPLOYMENT_STATES = ("queued", "in_progress", "success", "failure", "error", "inactive", "pending")
 DEPLOYMENT_DESCRIPTION_LIMIT = 140  # GitHub refuses a longer deployment-status description
+
+
+_WHO = "reading the login the token acts as"
+
+
+def _no_login(repository: str, why: str) -> GitHubError:
+    return GitHubError(f"cannot tell which login this token writes as ({why}), so the bot cannot tell its own "
+                       "comments from anyone else's: give the gateway its login (gateway.login = 'name[bot]')",
+                       repository=repository, action=_WHO)
 
 
 def _cap(text: str | None, limit: int = OUTPUT_LIMIT) -> str | None:
@@ -81,15 +90,56 @@ class Publishing:
         return int(runs[0]["id"]) if runs else None
 
     # -- comments ------------------------------------------------------------------------------------------------
-    def comments(self, number: int) -> list[Comment]:
-        return [Comment(int(d["id"]), d.get("body") or "", (d.get("user") or {}).get("login") or "")
-                for d in self._paginate(f"listing comments of #{number}", f"/issues/{number}/comments")]
+    @property
+    def login(self) -> str:
+        """The login the gateway writes as (`GET /user`; a GitHub App's `<slug>[bot]`), asked once and kept: the
+        bot's comments are the ones by this login, never merely the ones that carry its marker."""
+        found = getattr(self, "_login", None)
+        if not found:
+            found = self._login = self._ask_login()
+        return found
+
+    @login.setter
+    def login(self, value: str) -> None:
+        """For tokens that cannot read `GET /user` (e.g. Actions' GITHUB_TOKEN: `github-actions[bot]`)."""
+        self._login = value
+
+    def _ask_login(self) -> str:
+        auth = getattr(self._req, "auth", None)
+        if isinstance(auth, Auth.AppInstallationAuth):
+            # an installation token cannot read /user (nor /app): the app's own JWT reads its slug
+            app_requester = self._req.withAuth(auth._app_auth)
+            _, data = self._call("reading the GitHub App's login", lambda: app_requester.requestJsonAndCheck(
+                "GET", f"{self.base_url}/app"))
+            slug = (data or {}).get("slug")
+            login = f"{slug}[bot]" if slug else ""
+        else:
+            try:
+                _, data = self._api(_WHO, "GET", f"{self.base_url}/user")
+            except GitHubError as exc:
+                if exc.status not in (401, 403, 404):
+                    raise
+                raise _no_login(self.repository, f"{exc}") from exc
+            login = (data or {}).get("login") or ""
+        if not login:
+            raise _no_login(self.repository, "GitHub's answer names no login")
+        return login
+
+    def comments(self, number: int, *, everyone: bool = False) -> list[Comment]:
+        """The bot's own comments on #number (everyone: all of them); a comment by someone else is never the
+        bot's, whatever marker it starts with."""
+        found = [Comment(int(d["id"]), d.get("body") or "", (d.get("user") or {}).get("login") or "")
+                 for d in self._paginate(f"listing comments of #{number}", f"/issues/{number}/comments")]
+        if everyone:
+            return found
+        login = self.login
+        return [c for c in found if same_login(login, c.author)]
 
     def upsert_comment(self, number: int, marker: str, body: str) -> list[int]:
-        """Keep ONE comment (or its numbered parts, when over 65,536 characters) per marker on #number, edited in
-        place; surplus parts are cleared. Returns the ids of the parts in use, in order."""
+        """Keep ONE comment of the bot's (or its numbered parts, when over 65,536 characters) per marker on
+        #number, edited in place; surplus parts are cleared. Returns the ids of the parts in use, in order."""
         key = marker_key(marker)
-        plan = plan_upsert(self.comments(number), key, body)
+        plan = plan_upsert(self.comments(number), key, body, author=self.login)
         what = f"updating comment {key!r} on #{number}"
         for comment_id, text in plan.update:
             self._api(what, "PATCH", f"/issues/comments/{comment_id}", input={"body": text})
@@ -180,6 +230,9 @@ class Publishing:
 
     # provided by GitHubGateway
     repository: str
+    base_url: str
+    _req: Any
+    _call: Any
 
     def _api(self, *args: Any, **kwargs: Any) -> tuple[dict, Any]:  # pragma: no cover - overridden
         raise NotImplementedError

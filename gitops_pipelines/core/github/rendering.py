@@ -1,5 +1,6 @@
 """What the pipeline says on a pull request: plan comments, check-run summaries and annotations, and after a merge
-the apply result, refused deploys and deployment-status lines (pure rendering)."""
+the apply result, refused deploys and deployment-status lines (pure rendering). Every text from the pull request
+or from Terraform is redacted first, then made inert (core/markdown.py), before it is put into markdown."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Iterable
 from itertools import count
 from typing import Any
 
+from gitops_pipelines.core.markdown import cell, code_span, fenced, link, plain, text
 from gitops_pipelines.core.redact import Redactor
 from gitops_pipelines.core.vocabulary import DRIFT, EPHEMERAL_TEST, PLAN, POLICY, SYNTAX
 
@@ -18,8 +20,8 @@ from .models import CheckOutcome, Comment
 from .split import GITHUB_COMMENT_LIMIT, _advance, _Open, split_comment
 
 __all__ = ["GITHUB_COMMENT_LIMIT", "apply_section", "check_name", "check_outcome", "check_summary", "code_span",
-           "comment_marker", "gate_marker", "plan_comment", "refusal_comment", "refusal_resolved", "rejoin_parts",
-           "split_comment", "status_description", "syntax_annotations", "with_apply_section"]
+           "comment_marker", "failure_summary", "gate_marker", "plan_comment", "refusal_comment", "refusal_resolved",
+           "rejoin_parts", "split_comment", "status_description", "syntax_annotations", "with_apply_section"]
 
 MARKER_PREFIX = "gitops-pipelines:"
 _SIGN = re.compile(r"^(\s*)(-/\+|\+/-|[+\-~])(\s)")
@@ -33,11 +35,6 @@ def comment_marker(unit: str, environment: str) -> str:
 def check_name(unit: str, stage: str, environment: str | None = None) -> str:
     """The check-run name of a unit's stage, e.g. `storage/plan (test)`: stable, so reruns update the same check."""
     return f"{unit}/{stage}" + (f" ({environment})" if environment else "")
-
-
-def _fence_for(text: str) -> str:
-    longest = max((len(run) for run in re.findall(r"`{3,}", text)), default=2)
-    return "`" * max(3, longest + 1)
 
 
 def _as_diff(text: str) -> str:
@@ -64,34 +61,34 @@ def plan_comment(unit: str, environment: str, plan_result: Any, *, secrets: Iter
     if not s.has_changes:
         counts = "no changes"
     verdict = ":white_check_mark: policy passed" if plan_result.policy_passed else ":x: policy failed"
-    commit = f" for commit `{b.head_sha[:12]}`" if b.head_sha else ""
-    text = plan_result.text.rstrip("\n")
-    body = _as_diff(text) if syntax == "diff" else text
-    fence = _fence_for(body)
+    commit = f" for commit {code_span(redact(b.head_sha[:12]))}" if b.head_sha else ""
+    plan_text = redact(plan_result.text).rstrip("\n")
+    body = _as_diff(plan_text) if syntax == "diff" else plan_text
+    details = link("details", details_url)
     lines = [
         comment_marker(unit, environment),
-        f"### Plan for `{unit}` in `{environment}`: {counts}",
+        f"### Plan for {code_span(redact(unit))} in {code_span(redact(environment))}: {counts}",
         "",
-        f"Plan `{record.plan_id[:12]}`{commit}, Terraform {b.terraform_version} · {verdict}"
-        + (f" · [details]({details_url})" if details_url else ""),
+        f"Plan {code_span(record.plan_id[:12])}{commit}, Terraform {code_span(redact(b.terraform_version))} "
+        f"· {verdict}" + (f" · {details}" if details else ""),
         "",
-        f"<details><summary>Show plan ({len(text.splitlines())} lines)</summary>",
+        f"<details><summary>Show plan ({len(plan_text.splitlines())} lines)</summary>",
         "",
-        f"{fence}{syntax}",
-        body,
-        fence,
+        fenced(body, syntax),
         "",
         "</details>",
         "",
     ]
-    if plan_result.policy_markdown:
-        lines += [plan_result.policy_markdown.rstrip("\n"), ""]
-    lines.append(f"<sub>Full plan id `{record.plan_id}`; this comment is updated on each push.</sub>")
+    if plan_result.policy_markdown:  # PolicyReport.markdown(): its PR and Terraform texts are inert already
+        lines += [redact(plan_result.policy_markdown).rstrip("\n"), ""]
+    lines.append(f"<sub>Full plan id {code_span(record.plan_id)}; this comment is updated on each push.</sub>")
     return redact("\n".join(lines) + "\n")
 
 
-def syntax_annotations(result: Any, unit_path: str = "") -> list[dict]:
-    """Check-run annotations for a SyntaxResult: path from the repository root (unit path + file), lines, level."""
+def syntax_annotations(result: Any, unit_path: str = "", *, redactor: Redactor | None = None) -> list[dict]:
+    """Check-run annotations for a SyntaxResult: path from the repository root (unit path + file), lines, level.
+    Titles and messages are GitHub plain text: redacted, control characters and mentions removed."""
+    redact = redactor or Redactor()
     annotations = []
     for d in result.diagnostics:
         if not d.file or not d.line:
@@ -99,11 +96,12 @@ def syntax_annotations(result: Any, unit_path: str = "") -> list[dict]:
         path = posixpath.normpath(posixpath.join(unit_path or ".", d.file))
         if path.startswith("../"):
             continue
-        message = (d.summary + (f"\n\n{d.detail}" if d.detail else "")).strip()
+        message = redact((d.summary + (f"\n\n{d.detail}" if d.detail else "")).strip())
         annotations.append({
             "path": path, "start_line": d.line, "end_line": d.line,
             "annotation_level": "failure" if d.severity == "error" else "warning",
-            "message": message[:4000] or d.severity, "title": d.summary[:255] or d.severity,
+            "message": plain(message, 4000) or d.severity,
+            "title": plain(redact(d.summary), 255, one_line=True) or d.severity,
         })
     for name in result.unformatted:
         annotations.append({
@@ -120,8 +118,8 @@ def check_outcome(stage: str, result: Any, *, unit_path: str = "", redactor: Red
     render = {SYNTAX: _syntax, EPHEMERAL_TEST: _ephemeral, PLAN: _plan, POLICY: _policy, DRIFT: _drift}
     if stage not in render:
         raise ValueError(f"no check summary for stage {stage!r}; stages: {', '.join(render)}")
-    outcome = render[stage](result, unit_path)
-    return CheckOutcome(outcome.conclusion, redact(outcome.title), redact(outcome.summary),
+    outcome = render[stage](result, unit_path, redact)
+    return CheckOutcome(outcome.conclusion, plain(redact(outcome.title), 255, one_line=True), redact(outcome.summary),
                         redact(outcome.text) if outcome.text else None, outcome.annotations)
 
 
@@ -131,63 +129,80 @@ def check_summary(stage: str, result: Any) -> tuple[str, str, str]:
     return outcome.conclusion, outcome.title, outcome.summary
 
 
-def _syntax(result: Any, unit_path: str) -> CheckOutcome:
-    annotations = tuple(syntax_annotations(result, unit_path))
+def failure_summary(unit: str, stage: object, message: str, *, redactor: Redactor | None = None) -> str:
+    """The summary of a check whose stage did not finish: the reason (Terraform's words) fenced, redacted."""
+    redact = redactor or Redactor()
+    return redact(f"{code_span(redact(unit))}: {stage} did not finish.\n\n{fenced(redact(message)[:60000])}")
+
+
+def _syntax(result: Any, unit_path: str, redact: Redactor) -> CheckOutcome:
+    annotations = tuple(syntax_annotations(result, unit_path, redactor=redact))
+    unit = code_span(redact(result.unit))
     if result.passed:
-        return CheckOutcome("success", "Formatted and valid", f"`{result.unit}` is formatted and valid.",
+        return CheckOutcome("success", "Formatted and valid", f"{unit} is formatted and valid.",
                             annotations=annotations)
     errors = [d for d in result.diagnostics if d.severity == "error"]
     title = f"{len(errors)} error(s), {len(result.unformatted)} unformatted file(s)"
-    lines = [f"`{result.unit}` does not pass the syntax check.", ""]
+    lines = [f"{unit} does not pass the syntax check.", ""]
     if result.unformatted:
-        lines += ["**Not formatted** (run `terraform fmt -recursive`):", *(f"- `{f}`" for f in result.unformatted), ""]
+        lines += ["**Not formatted** (run `terraform fmt -recursive`):",
+                  *(f"- {code_span(redact(f))}" for f in result.unformatted), ""]
     if result.diagnostics:
-        lines += ["**Diagnostics:**", *(f"- {d}" for d in result.diagnostics[:50]), ""]
-    text = f"```diff\n{result.fmt_diff[:60000]}\n```" if result.fmt_diff.strip() else None
-    return CheckOutcome("failure", title, "\n".join(lines), text, annotations)
+        lines += ["**Diagnostics:**", *(f"- {code_span(redact(str(d)))}" for d in result.diagnostics[:50]), ""]
+    diff = redact(result.fmt_diff)
+    return CheckOutcome("failure", title, "\n".join(lines), fenced(diff[:60000], "diff") if diff.strip() else None,
+                        annotations)
 
 
-def _ephemeral(result: Any, unit_path: str) -> CheckOutcome:
+def _ephemeral(result: Any, unit_path: str, redact: Redactor) -> CheckOutcome:
     rows = ["| step | result | detail |", "|---|---|---|"]
-    rows += [f"| {s.name} | {'passed' if s.passed else 'FAILED'} | {_cell(s.detail)} |" for s in result.steps]
+    rows += [f"| {cell(text(redact(s.name)))} | {'passed' if s.passed else 'FAILED'} | {_code_cell(redact(s.detail))} |"
+             for s in result.steps]
     leak = ""
     if result.leaked:
-        leak = "\n\n**Leaked resources, destroy by hand:** " + ", ".join(f"`{a}`" for a in result.leaked)
+        leak = "\n\n**Leaked resources, destroy by hand:** " + ", ".join(code_span(redact(a)) for a in result.leaked)
     title = "Ephemeral test passed" if result.passed else "Ephemeral test failed"
     if result.leaked:
         title += f" ({len(result.leaked)} resource(s) leaked)"
     return CheckOutcome("success" if result.passed else "failure", title, "\n".join(rows) + leak)
 
 
-def _plan(result: Any, unit_path: str) -> CheckOutcome:
+def _plan(result: Any, unit_path: str, redact: Redactor) -> CheckOutcome:
     s, b = result.record.summary, result.record.binding
     title = (f"{s.add} to add, {s.change} to change, {s.destroy} to destroy, {s.replace} to replace"
              if s.has_changes else "No changes")
-    summary = (f"Plan `{result.plan_id[:12]}` for `{b.unit}` in `{b.environment}`"
-               + (f" at `{b.head_sha[:12]}`" if b.head_sha else "") + f": {title.lower()}.\n\n"
-               f"The rendered plan is in the pull request comment; full plan id `{result.plan_id}`.")
+    at = f" at {code_span(redact(b.head_sha[:12]))}" if b.head_sha else ""
+    summary = (f"Plan {code_span(result.plan_id[:12])} for {code_span(redact(b.unit))} in "
+               f"{code_span(redact(b.environment))}{at}: {title.lower()}.\n\n"
+               f"The rendered plan is in the pull request comment; full plan id {code_span(result.plan_id)}.")
     return CheckOutcome("success", title, summary)
 
 
-def _policy(result: Any, unit_path: str) -> CheckOutcome:
+def _policy(result: Any, unit_path: str, redact: Redactor) -> CheckOutcome:
     errors = sum(1 for v in result.violations if v.get("severity") == "error")
     warnings = sum(1 for v in result.violations if v.get("severity") == "warning")
     if result.policy_passed:
         title = "Policy passed" + (f" with {warnings} warning(s)" if warnings else "")
     else:
         title = f"Policy failed: {errors} error(s)"
+    # PolicyReport.markdown() made the rules' and the plan's texts inert
     return CheckOutcome("success" if result.policy_passed else "failure", title, result.policy_markdown or title)
 
 
-def _drift(result: Any, unit_path: str) -> CheckOutcome:
+def _drift(result: Any, unit_path: str, redact: Redactor) -> CheckOutcome:
     conclusion = {"drift": "failure", "pending_change": "neutral"}.get(result.status, "success")
     title = {"drift": f"Drift in {len(result.drifted)} resource(s)",
              "pending_change": f"{len(result.pending)} change(s) merged but not applied"}.get(result.status, "No drift")
-    return CheckOutcome(conclusion, title, result.summary())
+    where = f"{code_span(redact(result.unit))} in {code_span(redact(result.environment))}"
+    addresses = {"drift": result.drifted, "pending_change": result.pending}.get(result.status, [])
+    said = {"drift": "drift in", "pending_change": "no drift; code not yet applied changes"}.get(result.status,
+                                                                                                 "no drift")
+    listed = ", ".join(code_span(redact(a)) for a in addresses)
+    return CheckOutcome(conclusion, title, f"{where}: {said}" + (f" {listed}" if listed else "") + ".")
 
 
-def _cell(text: str) -> str:
-    return (text or "").replace("|", "\\|").replace("\n", " ")[:300]
+def _code_cell(value: str) -> str:
+    return cell(code_span(value[:300])) if value else ""
 
 
 # -- after the merge: the apply result, refused deploys, deployment statuses ------------------------------------------
@@ -203,35 +218,17 @@ def gate_marker(unit: str, environment: str) -> str:
     return f"<!-- {MARKER_PREFIX}gate unit={unit} env={environment} -->"
 
 
-def code_span(text: str) -> str:
-    """text as inline code that nothing inside can end early or turn into markup (mentions, links, HTML)."""
-    flat = re.sub(r"\r\n|\r|\n", " ", str(text))
-    if not flat:
-        return "` `"
-    ticks = "`" * (max((len(run) for run in re.findall(r"`+", flat)), default=0) + 1)
-    pad = " " if flat[0] == "`" or flat[-1] == "`" or (flat[0] == " " and flat[-1] == " " and flat.strip()) else ""
-    return f"{ticks}{pad}{flat}{pad}{ticks}"
-
-
 def status_description(text: str, limit: int = STATUS_DESCRIPTION_LIMIT) -> str:
     """One line of at most limit characters (GitHub refuses longer deployment-status descriptions)."""
     flat = " ".join(str(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "\u2026"
 
 
-def _link(label: str, url: str | None) -> str:
-    if not url:
-        return ""
-    target = url.replace(" ", "%20").replace("(", "%28").replace(")", "%29").replace("<", "%3C").replace(">", "%3E")
-    return f"[{label}]({target})"
-
-
-def _fenced(text: str, info: str = "text") -> list[str]:
-    body = text.rstrip("\n") or "(no output)"
+def _fenced(output: str, info: str = "text") -> list[str]:
+    body = output.rstrip("\n") or "(no output)"
     if len(body) > APPLY_OUTPUT_LIMIT:
         body = body[:APPLY_OUTPUT_LIMIT].rstrip("\n") + "\n... (cut: the full output is in the run's log)"
-    fence = _fence_for(body)
-    return [f"{fence}{info}", body, fence]
+    return [fenced(body, info)]
 
 
 def apply_section(unit: str, environment: str, result_summary: str, plan_id: str, *, ok: bool = True,
@@ -240,8 +237,8 @@ def apply_section(unit: str, environment: str, result_summary: str, plan_id: str
     (Terraform's text, fenced) between hidden markers so the next apply replaces it."""
     redact = redactor or Redactor()
     output = redact(str(result_summary)).replace(APPLIED_END, APPLIED_END.replace("<!--", "<!-\u200b-"))
-    where = f"{code_span(unit)} in {code_span(environment)}"
-    run = _link("Dagster run", run_url)
+    where = f"{code_span(redact(unit))} in {code_span(redact(environment))}"
+    run = link("Dagster run", run_url)
     if ok:
         lines = [f"### :rocket: Applied {where}", "",
                  f"Plan {code_span(plan_id[:12])} was applied" + (f" · {run}" if run else "") + ".", ""]
@@ -250,11 +247,11 @@ def apply_section(unit: str, environment: str, result_summary: str, plan_id: str
                  f"Plan {code_span(plan_id[:12])} did not apply cleanly: Terraform may have changed part of it. "
                  + (f"The {run} has the full log; fix" if run else "Fix") + " the cause and re-execute the deploy.",
                  ""]
-    fenced = _fenced(output)
+    block = _fenced(output)
     n = len(output.splitlines())
     if n > APPLY_OUTPUT_OPEN_LINES:
-        fenced = [f"<details><summary>Apply output ({n} lines)</summary>", "", *fenced, "", "</details>"]
-    return redact("\n".join([APPLIED_START, *lines, *fenced, APPLIED_END]) + "\n")
+        block = [f"<details><summary>Apply output ({n} lines)</summary>", "", *block, "", "</details>"]
+    return redact("\n".join([APPLIED_START, *lines, *block, APPLIED_END]) + "\n")
 
 
 def _without_apply_section(content: str) -> str:
@@ -276,10 +273,11 @@ _PART_HEAD = re.compile(r"\A\s*<!--[^\n]*?-->\n(?:\*\*Part (\d+) of (\d+)\*\*\n\
 _MAX_OPEN = 8  # fence + <details> levels a cut is undone for; deeper nesting is joined as it is
 
 
-def rejoin_parts(comments: Iterable[Comment], key: str) -> str | None:
-    """The content (without its marker) of the comment with key as published, its parts joined again: the fence
-    and <details> that splitting closed at a cut and reopened in the next part are joined back. None: no comment."""
-    found = parts_of(comments, key)
+def rejoin_parts(comments: Iterable[Comment], key: str, author: str | None = None) -> str | None:
+    """The content (without its marker) of the comment with key as published (by author, when given), its parts
+    joined again: the fence and <details> that splitting closed at a cut and reopened in the next part are joined
+    back. None: no comment."""
+    found = parts_of(comments, key, author)
     if 1 not in found:
         return None
     chunks: list[str] = []
@@ -291,10 +289,10 @@ def rejoin_parts(comments: Iterable[Comment], key: str) -> str | None:
         chunks.append(comment.body[head.end():] if head else comment.body)
         if head is None or not head.group(2) or i >= int(head.group(2)):
             break
-    text = chunks[0]
+    joined = chunks[0]
     for chunk in chunks[1:]:
-        text = _join_at_cut(text, chunk)
-    return text
+        joined = _join_at_cut(joined, chunk)
+    return joined
 
 
 def _join_at_cut(text: str, chunk: str) -> str:
@@ -318,9 +316,9 @@ def refusal_comment(unit: str, environment: str, reasons: Iterable[str], what_to
     Terraform or people) and what to do (the pipeline's own words, markdown)."""
     redact = redactor or Redactor()
     listed = [f"- {code_span(redact(str(reason)))}" for reason in reasons] or ["- (no reason was given)"]
-    run = _link("Dagster run", run_url)
+    run = link("Dagster run", run_url)
     lines = [gate_marker(unit, environment),
-             f"### :no_entry: {code_span(unit)} was not deployed to {code_span(environment)}", "",
+             f"### :no_entry: {code_span(redact(unit))} was not deployed to {code_span(redact(environment))}", "",
              "The deploy did not happen: nothing was applied. Why:", "", *listed, "",
              f"**What to do:** {what_to_do.strip()}", "",
              "<sub>" + (f"{run} · " if run else "") + "This comment is updated each time the deploy is tried.</sub>"]
@@ -329,7 +327,7 @@ def refusal_comment(unit: str, environment: str, reasons: Iterable[str], what_to
 
 def refusal_resolved(unit: str, environment: str, plan_id: str, *, run_url: str | None = None) -> str:
     """What the refusal comment becomes once a later deploy of unit+environment applied (its history keeps why)."""
-    run = _link("Dagster run", run_url)
+    run = link("Dagster run", run_url)
     return (f"{gate_marker(unit, environment)}\n"
             f"### :white_check_mark: {code_span(unit)} is now deployed to {code_span(environment)}\n\n"
             f"An earlier deploy was refused (this comment's edit history says why); plan {code_span(plan_id[:12])} "

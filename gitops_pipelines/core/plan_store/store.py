@@ -11,8 +11,9 @@ from datetime import datetime, timezone
 
 from pydantic import ValidationError
 
-from gitops_pipelines.core.errors import PlanRefused, PlanTampered
+from gitops_pipelines.core.errors import ConfigError, PlanNotFound, PlanRefused, PlanTampered
 from gitops_pipelines.core.plan_store import problems
+from gitops_pipelines.core.plan_store.keys import SALT_FILE, Passphrase, PlanKey, new_salt
 from gitops_pipelines.core.plan_store.models import (
     AppliedRecord, PlanBinding, PlanRecord, PlanSummary, StoredArtifact, changed_addresses,
 )
@@ -27,7 +28,26 @@ RECORD = "record.json"
 APPLIED = "applied.json"
 ARTIFACTS = (PLAN_FILE, PLAN_JSON, PLAN_TEXT)
 OPTIONAL_ARTIFACTS = (LOCK_FILE,)  # verified when the signed record lists them; older plans have none
-_PLAN_ID = re.compile(r"^[0-9a-f]{64}$")
+_PLAN_ID = re.compile(r"[0-9a-f]{64}")
+_SHOWN = 80  # characters of a bad plan id quoted back
+
+
+class InvalidPlanId(PlanNotFound):
+    """Not a plan id at all (a plan id is 64 lowercase hex characters): refused before the store is touched."""
+
+
+def is_plan_id(value: object) -> bool:
+    return isinstance(value, str) and _PLAN_ID.fullmatch(value) is not None
+
+
+def check_plan_id(value: object) -> str:
+    """value if it is a plan id, else InvalidPlanId quoting it (cut): nothing else ever names a file or S3 key."""
+    if is_plan_id(value):
+        return value  # type: ignore[return-value]
+    shown = value[:_SHOWN] + "\u2026" if isinstance(value, str) and len(value) > _SHOWN else value
+    raise InvalidPlanId(f"{shown!r} is not a plan id: a plan id is the sha256 of the plan file, 64 lowercase hex "
+                        "characters, as the plan stage prints it and the pull request comment shows it in full. "
+                        "Copy it from there (or from `gitops-pipelines plans list`).")
 
 
 class StoredPlan:
@@ -61,9 +81,33 @@ class StoredPlan:
 class PlanStore(ABC):
     """Keeps plans by sha256; `get` hands a plan back only if nothing about it changed since `save`."""
 
-    def __init__(self, key: bytes, warn: Callable[[str], object] = print):
-        self._sealer = Sealer(key)
+    def __init__(self, key: PlanKey, warn: Callable[[str], object] = print):
+        self._plan_key = key
+        self._sealer_made: Sealer | None = None if isinstance(key, Passphrase) else Sealer(key)
         self._warn = warn
+
+    @property
+    def _sealer(self) -> Sealer:
+        """From the key; a passphrase is stretched with this store's salt first (on first use, once)."""
+        key = self._plan_key
+        if self._sealer_made is None and isinstance(key, Passphrase):
+            self._sealer_made = Sealer(key.key(self._salt(), f"{self.location}/{SALT_FILE}"))
+        assert self._sealer_made is not None  # bytes keys made theirs in __init__
+        return self._sealer_made
+
+    def _salt(self) -> bytes:
+        """The store's passphrase salt file, made on first use; when two processes race, both use the one kept."""
+        where = f"{self.location}/{SALT_FILE}"
+        raw = self._read_beside(SALT_FILE)
+        if raw is None:
+            if self._create_beside(SALT_FILE, new_salt()):
+                self._warn(f"Plan store: created {where}, the salt that stretches the GITOPS_PLAN_KEY passphrase: "
+                           "keep it with the plans (without it no plan sealed with the passphrase can be read; "
+                           "plans sealed before passphrases were salted must be made again).")
+            raw = self._read_beside(SALT_FILE)
+        if raw is None:
+            raise ConfigError("could not be created or read back: check the plan store's permissions", file=where)
+        return raw
 
     # -- what a backend provides ---------------------------------------------------------------------------
     @property
@@ -82,6 +126,14 @@ class PlanStore(ABC):
     @abstractmethod
     def _plan_ids(self) -> list[str]:
         """Every plan id that has at least one object stored."""
+
+    @abstractmethod
+    def _read_beside(self, name: str) -> bytes | None:
+        """An object beside the plans (not in a plan's folder), or None if it does not exist."""
+
+    @abstractmethod
+    def _create_beside(self, name: str, data: bytes) -> bool:
+        """Writes the object beside the plans unless it exists; True if this call made it (race-safe)."""
 
     # -- the use cases --------------------------------------------------------------------------------------
     def save(self, plan_file: bytes, plan_json: dict, text: str, binding: PlanBinding,
@@ -122,12 +174,12 @@ class PlanStore(ABC):
         return record
 
     def get(self, plan_id: str) -> StoredPlan:
-        """The plan, verified in full; raises PlanNotFound or PlanTampered."""
-        return self._load(plan_id)
+        """The plan, verified in full; raises InvalidPlanId, PlanNotFound or PlanTampered."""
+        return self._load(check_plan_id(plan_id))
 
     def verify(self, plan_id: str) -> None:
-        """Raises PlanTampered naming the stored file that changed, or PlanNotFound."""
-        self._load(plan_id)
+        """Raises PlanTampered naming the stored file that changed, PlanNotFound, or InvalidPlanId."""
+        self._load(check_plan_id(plan_id))
 
     def verify_all(self) -> list[tuple[str, str | None]]:
         """(plan_id, problem or None) for every plan in the store."""
@@ -167,7 +219,7 @@ class PlanStore(ABC):
 
     def mark_applied(self, record: AppliedRecord) -> None:
         """Records that the plan was applied; sensitive outputs are removed first. A plan is applied once."""
-        plan = self._load(record.plan_id)
+        plan = self._load(check_plan_id(record.plan_id))
         stored = record.model_copy(update={"outputs": redact_outputs(record.outputs, plan.plan_json())})
         existing = self.applied(record.plan_id)
         if existing is not None:
@@ -179,7 +231,7 @@ class PlanStore(ABC):
 
     def applied(self, plan_id: str) -> AppliedRecord | None:
         """How the plan was applied, or None if it has not been; raises PlanNotFound for an unknown plan."""
-        plan_record = self._record(plan_id)
+        plan_record = self._record(check_plan_id(plan_id))
         raw = self._read(plan_id, APPLIED)
         if raw is None:
             return None
@@ -197,9 +249,9 @@ class PlanStore(ABC):
 
     # -- verification ---------------------------------------------------------------------------------------
     def _record(self, plan_id: str) -> PlanRecord:
-        raw = self._read(plan_id, RECORD) if _PLAN_ID.match(plan_id or "") else None
+        raw = self._read(check_plan_id(plan_id), RECORD)
         if raw is None:
-            if _PLAN_ID.match(plan_id or "") and any(self._read(plan_id, name) is not None for name in ARTIFACTS):
+            if any(self._read(plan_id, name) is not None for name in ARTIFACTS):
                 raise problems.tampered(plan_id, None, RECORD, "is missing (deleted, or the save was interrupted)")
             raise problems.not_found(plan_id, self.location)
         return self._open_record(plan_id, raw)

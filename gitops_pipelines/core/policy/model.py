@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from gitops_pipelines.core.markdown import cell, code_span, prose, text
+
 Severity = Literal["error", "warning"]
 Finding = tuple[str, str]  # (resource address, message)
 RuleCheck = Callable[["PlanView"], Iterable[Finding]]
@@ -38,9 +40,11 @@ class PolicyReport:
     def warnings(self) -> list[Violation]:
         return [v for v in self.violations if v.severity == "warning"]
 
-    def markdown(self) -> str:
-        """A PR comment: verdict, one table row per violation, the waivers, and how to waive."""
-        env = f" for `{self.environment}`" if self.environment else ""
+    def markdown(self, redact: Callable[[str], str] | None = None) -> str:
+        """A PR comment: verdict, one table row per violation, the waivers, and how to waive. Addresses and
+        messages quote the plan (anyone's pull request): they are redacted (with redact), then made inert."""
+        clean = redact or str
+        env = f" for {code_span(clean(self.environment))}" if self.environment else ""
         if self.passed:
             head = f"### :white_check_mark: Policy passed{env}"
         else:
@@ -49,21 +53,19 @@ class PolicyReport:
         lines = [head, "", counts]
         if self.violations:
             lines += ["", "| Severity | Rule | Resource | Problem |", "|---|---|---|---|"]
-            lines += [_row(v) for v in sorted(self.violations, key=lambda v: (v.severity != "error", v.rule_id))]
+            lines += [_row(v, clean) for v in sorted(self.violations, key=lambda v: (v.severity != "error", v.rule_id))]
         if self.allowed:
             lines += ["", "Allowed by exception:", ""]
-            lines += [f"- `{v.rule_id}` on `{v.address or '-'}`: {_cell(v.message)}" for v in self.allowed]
+            lines += [f"- {code_span(clean(v.rule_id))} on {code_span(clean(v.address or '-'))}: "
+                      f"{prose(clean(v.message))}" for v in self.allowed]
         if self.errors:
             lines += ["", "Fix the resources above, or waive one explicitly with `<rule id>:<address>` in the allow list."]
         return "\n".join(lines) + "\n"
 
 
-def _row(v: Violation) -> str:
-    return f"| {v.severity} | `{v.rule_id}` | `{v.address or '-'}` | {_cell(v.message)} |"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def _row(v: Violation, clean: Callable[[str], str]) -> str:
+    return (f"| {cell(text(v.severity))} | {cell(code_span(clean(v.rule_id)))} | "
+            f"{cell(code_span(clean(v.address or '-')))} | {cell(prose(clean(v.message)))} |")
 
 
 # -- rules -----------------------------------------------------------------------------------------------------
