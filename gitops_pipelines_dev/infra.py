@@ -9,6 +9,14 @@ from pathlib import Path
 
 SAMPLE = Path(__file__).resolve().parent / "sample_infra"
 API_TOKEN = "tok-9f3b2c71-very-secret"  # a sensitive variable; must never show up in logs or stored JSON
+# One AWS key pair per use, each under the names the sample's gitops.yaml maps to AWS_ACCESS_KEY_ID and
+# AWS_SECRET_ACCESS_KEY, so a test can tell from what moto saw which credentials a Terraform process held.
+ACCESS_KEYS = {
+    "TEST": ("AKIAMOTOTESTDEPLOY", "moto-test-deploy-secret-not-real"),
+    "TEST_PLAN": ("AKIAMOTOTESTPLAN", "moto-test-plan-secret-not-real"),
+    "PROD": ("AKIAMOTOPRODDEPLOY", "moto-prod-deploy-secret-not-real"),
+    "SANDBOX": ("AKIAMOTOSANDBOX", "moto-sandbox-secret-not-real"),
+}
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -25,11 +33,16 @@ def make_infra_repo(dest: Path, source: Path = SAMPLE) -> Path:
 
 
 def cloud_environ(moto_servers) -> dict[str, str]:
-    """What gitops.yaml of the sample reads from the environment: endpoints, credentials, the provider mirror."""
+    """What gitops.yaml of the sample reads from the environment: endpoints, credentials, the provider mirror.
+
+    AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY stay set too, for boto3 and for configurations that name them."""
     from gitops_pipelines_dev.mirror import find_provider_mirror
 
     env = dict(moto_servers["test"].aws_env())
     env.pop("AWS_ENDPOINT_URL")
+    for use, (key_id, secret) in ACCESS_KEYS.items():
+        env[f"{use}_AWS_ACCESS_KEY_ID"] = key_id
+        env[f"{use}_AWS_SECRET_ACCESS_KEY"] = secret
     env.update({
         "TF_PROVIDER_MIRROR": find_provider_mirror() or "",
         "TEST_AWS_ENDPOINT": moto_servers["test"].url,

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from gitops_pipelines_dev.ports import free_port, wait_for_http
@@ -14,6 +21,42 @@ REGION = "us-east-1"
 # moto accepts any credentials; these are distinctive so masking them never hides an ordinary word in a log.
 ACCESS_KEY_ID = "AKIAMOTOLOCALTEST"
 SECRET_ACCESS_KEY = "moto-local-secret-not-real"
+# the credential scope of an AWS Signature V4 `Authorization` header: Credential=AKID/date/region/service/aws4_request
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/[^/]+/([^/]+)/aws4_request")
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request a moto server answered, and the access key id that signed it (None: unsigned)."""
+
+    method: str
+    url: str
+    service: str | None
+    access_key_id: str | None
+
+
+class Recording:
+    """The requests a server answered while `MotoServer.recording()` was on (moto's own request recorder)."""
+
+    def __init__(self, server: "MotoServer"):
+        self.server = server
+
+    def requests(self) -> list[RecordedRequest]:
+        with urllib.request.urlopen(self.server.url + "/moto-api/recorder/download-recording", timeout=10) as resp:
+            text = resp.read().decode()
+        seen = []
+        for line in filter(None, text.splitlines()):
+            entry = json.loads(line)
+            headers = {k.lower(): v for k, v in entry.get("headers", {}).items()}
+            signed = _CREDENTIAL.search(headers.get("authorization", ""))
+            seen.append(RecordedRequest(method=entry.get("method", ""), url=entry.get("url", ""),
+                                        service=signed.group(2) if signed else None,
+                                        access_key_id=signed.group(1) if signed else None))
+        return seen
+
+    def access_key_ids(self) -> set[str]:
+        """Every access key id that signed a request, unsigned requests left out."""
+        return {r.access_key_id for r in self.requests() if r.access_key_id}
 
 
 class MotoServer:
@@ -34,15 +77,31 @@ class MotoServer:
         if exe is None:
             raise RuntimeError("moto_server not found: install the dev extras (pip install -e '.[dev]')")
         log = open(self.log_dir / f"moto-{self.name}.log", "wb") if self.log_dir else subprocess.DEVNULL
+        # moto's recorder writes to ./moto_recording unless told otherwise: keep it out of the working folder
+        folder = self.log_dir or Path(tempfile.mkdtemp(prefix=f"moto-{self.name}-"))
+        env = {**os.environ, "MOTO_RECORDER_FILEPATH": str(folder / f"moto-{self.name}.recording.jsonl")}
         self.proc = subprocess.Popen(
             [exe, "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
         )
         wait_for_http(self.url + "/moto-api/", timeout=60, proc=self.proc)
         return self
 
     def reset(self) -> None:
-        req = urllib.request.Request(self.url + "/moto-api/reset", method="POST", data=b"")
+        self._moto_api("reset")
+
+    @contextmanager
+    def recording(self) -> Iterator[Recording]:
+        """Records every request the server answers inside the block, each with the access key id that signed it."""
+        self._moto_api("recorder/reset-recording")
+        self._moto_api("recorder/start-recording")
+        try:
+            yield Recording(self)
+        finally:
+            self._moto_api("recorder/stop-recording")
+
+    def _moto_api(self, action: str) -> None:
+        req = urllib.request.Request(f"{self.url}/moto-api/{action}", method="POST", data=b"")
         urllib.request.urlopen(req, timeout=10).read()
 
     def stop(self) -> None:

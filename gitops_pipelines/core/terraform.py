@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,53 @@ _STALE = "Saved plan is stale"
 _UNREACHABLE = re.compile(r"connection refused|dial tcp|no such host|timeout awaiting|i/o timeout", re.IGNORECASE)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
+# What a Terraform process takes from this process's environment, and why; nothing else of it ever reaches
+# Terraform. Terraform runs code that nobody has reviewed yet (providers, `local-exec`, `external` data sources in a
+# pull request), and this process holds the GitHub token, the webhook secret, the plan key and the credentials of
+# every environment. A target's own `env` and `credentials` come on top (RunSettings.process_env); a repository adds
+# exact names with `terraform.pass_env` in gitops.yaml. Files under HOME (~/.aws/credentials, ~/.kube/config) are
+# not governed by this list: run the code location as a user whose home holds no cloud credentials.
+PROCESS_ENV_ALLOWLIST: dict[str, str] = {
+    "PATH": "terraform finds the commands that provisioners and `external` data sources run (sh, git, ...)",
+    "HOME": "Terraform's per-user folder (~/.terraform.d) and the tools provisioners start expect one",
+    "LANG": "the text encoding of what Terraform and provisioners print",
+    "LC_ALL": "the same, when set to override LANG",
+    "LC_CTYPE": "the same, for the character set alone",
+    "TMPDIR": "where Terraform and providers write temporary files, when a machine moves them off /tmp",
+    "TZ": "the time zone of timestamps that provisioners print",
+    "SSL_CERT_FILE": "a private CA bundle, trusted by Go (Terraform, providers) for registry, state and cloud APIs",
+    "SSL_CERT_DIR": "the same, as a folder of certificates",
+    "REQUESTS_CA_BUNDLE": "the same CA for Python tools that provisioners run (the AWS CLI, for one)",
+    "HTTPS_PROXY": "a network that reaches registries and cloud APIs only through a proxy (Go reads these names)",
+    "HTTP_PROXY": "the same, for plain HTTP",
+    "NO_PROXY": "the hosts reached directly (a local endpoint, a private registry) on such a network",
+    "https_proxy": "the lowercase spelling, which curl and some provisioner tools read instead",
+    "http_proxy": "the same",
+    "no_proxy": "the same",
+}
+# Set by the runner on every process, over anything a target's `env` says. TF_LOG is deliberately not here nor in
+# the allowlist: it is set only by gitops.yaml (a target's `env`, or `terraform.pass_env: [TF_LOG]`).
+RUNNER_ENV: dict[str, str] = {
+    "TF_IN_AUTOMATION": "1",  # output for a log, not "run terraform apply next" hints for a terminal
+    "TF_INPUT": "0",  # never wait on a prompt; a missing variable fails at once
+    "CHECKPOINT_DISABLE": "1",  # no version check calls to HashiCorp from every run
+}
+
+
+def terraform_env(environ: Mapping[str, str], target: Mapping[str, str] | None = None, *,
+                  pass_env: Iterable[str] = (), cli_config: Path | None = None,
+                  data_dir: Path | None = None) -> dict[str, str]:
+    """The whole environment of one Terraform process: the allowlisted and `pass_env` names found in environ, then
+    the target's env and credentials, then the runner's own settings (TF_CLI_CONFIG_FILE and TF_DATA_DIR too)."""
+    env = {name: environ[name] for name in [*PROCESS_ENV_ALLOWLIST, *pass_env] if name in environ}
+    env.update(target or {})
+    env.update(RUNNER_ENV)
+    if cli_config is not None:
+        env["TF_CLI_CONFIG_FILE"] = str(cli_config)
+    if data_dir is not None:
+        env["TF_DATA_DIR"] = str(data_dir)
+    return env
+
 
 @dataclass
 class TerraformResult:
@@ -48,12 +95,14 @@ class TerraformResult:
 
 @dataclass
 class TerraformRunner:
-    """Runs terraform with -input=false, stdin closed, TF_IN_AUTOMATION=1, its own CLI config, output streamed."""
+    """Runs terraform with -input=false, stdin closed, TF_IN_AUTOMATION=1, its own CLI config, output streamed,
+    and an environment built from PROCESS_ENV_ALLOWLIST (terraform_env), never this process's whole one."""
 
     binary: str = "terraform"
     provider_mirror: str | None = None
     log: LineSink | None = None
     redactor: Redactor = field(default_factory=Redactor)
+    pass_env: tuple[str, ...] = ()  # terraform.pass_env: names beside PROCESS_ENV_ALLOWLIST
     _version: str | None = field(default=None, init=False, repr=False)
     _cli_config: Path | None = field(default=None, init=False, repr=False)
 
@@ -106,15 +155,8 @@ class TerraformRunner:
         return self._cli_config
 
     def _base_env(self, extra: Mapping[str, str] | None = None, data_dir: Path | None = None) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update({"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"})
-        if self._cli_config is not None:
-            env["TF_CLI_CONFIG_FILE"] = str(self._cli_config)
-        if extra:
-            env.update(extra)
-        if data_dir is not None:
-            env["TF_DATA_DIR"] = str(data_dir)
-        return env
+        return terraform_env(os.environ, extra, pass_env=self.pass_env, cli_config=self._cli_config,
+                             data_dir=data_dir)
 
     # -- running ---------------------------------------------------------------------------------------------------
     def run(self, workdir: Path, command: str, *args: str, env: Mapping[str, str] | None = None,
@@ -126,7 +168,7 @@ class TerraformRunner:
         self.cli_config()
         argv = Terraform(working_dir=str(workdir), terraform_bin_path=exe).generate_cmd_string(command, *args, **options)
         full_env = self._base_env(env, data_dir)
-        # every secret-looking variable terraform can see, inherited ones too: a provisioner may echo any of them
+        # every secret-looking variable terraform can see, passed-through ones too: a provisioner may echo any of them
         redact = self.redactor.child(secret_env_values(full_env))
         self._emit(redact(f"$ terraform {' '.join(argv[1:])}"))
         proc = subprocess.Popen(argv, cwd=workdir, env=full_env, stdin=subprocess.DEVNULL,

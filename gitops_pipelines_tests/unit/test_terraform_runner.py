@@ -72,16 +72,18 @@ def test_too_old_terraform_is_refused(tmp_path):
 def test_output_streams_line_by_line_and_secrets_never_reach_the_log(tmp_path, monkeypatch):
     passed = "passed-secret-1234"
     inherited = "inherited-secret-5678"
-    monkeypatch.setenv("GITOPS_TEST_API_TOKEN", inherited)  # in the process environment only
+    withheld = "ghp_withheld-secret-9012"
+    monkeypatch.setenv("GITOPS_TEST_API_TOKEN", inherited)  # in the process environment, passed by pass_env
+    monkeypatch.setenv("GITHUB_TOKEN", withheld)  # in the process environment only: Terraform never sees it
     folder = _project(tmp_path, """
 resource "terraform_data" "ticker" {
   provisioner "local-exec" {
-    command = "echo key=$AWS_SECRET_ACCESS_KEY token=$GITOPS_TEST_API_TOKEN; for i in 1 2 3; do echo tick-$i; sleep 1; done"
+    command = "echo key=$AWS_SECRET_ACCESS_KEY token=$GITOPS_TEST_API_TOKEN github=[$GITHUB_TOKEN]; for i in 1 2 3; do echo tick-$i; sleep 1; done"
   }
 }
 """)
     log = TimedLog()
-    runner = TerraformRunner(log=log)
+    runner = TerraformRunner(log=log, pass_env=("GITOPS_TEST_API_TOKEN",))
     data_dir = tmp_path / "data"
     runner.init(folder, data_dir=data_dir)
     result = runner.apply_auto(folder, data_dir=data_dir, env={"AWS_SECRET_ACCESS_KEY": passed})
@@ -93,8 +95,8 @@ resource "terraform_data" "ticker" {
     assert "Apply complete! Resources: 1 added" in result.stdout  # and the output is captured as well
 
     text = log.text()
-    assert "key=*** token=***" in text
-    assert passed not in text and inherited not in text
+    assert "key=*** token=*** github=[]" in text
+    assert passed not in text and inherited not in text and withheld not in text
 
 
 def test_input_false_makes_a_missing_variable_fail_fast(tmp_path):

@@ -8,8 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from gitops_pipelines.core.config import UnitConfig
-from gitops_pipelines.core.stages.plan import init_for
+from gitops_pipelines.core.config import CredentialSet, UnitConfig
+from gitops_pipelines.core.stages.plan import init_for, stage_env
 from gitops_pipelines.core.workspace import Workspace
 
 DriftStatus = Literal["no_drift", "drift", "pending_change"]
@@ -30,12 +30,14 @@ class DriftResult(BaseModel):
         return f"{self.unit}/{self.environment}: no drift"
 
 
-def drift(ws: Workspace, unit: UnitConfig, env_name: str) -> DriftResult:
-    """A refresh-only plan finds drift; a normal plan finds code that was merged but not applied."""
+def drift(ws: Workspace, unit: UnitConfig, env_name: str, *, credentials: CredentialSet = "plan") -> DriftResult:
+    """A refresh-only plan finds drift; a normal plan finds code that was merged but not applied.
+
+    Both are plans that are never applied, so they run with the environment's plan_credentials when it names some."""
     env = ws.project_environment(unit, env_name)
     unit_dir = ws.unit_dir(unit)
-    data_dir = init_for(ws, unit, env, unit_dir)
-    run_env = env.process_env()
+    run_env = stage_env(ws, unit, env, credentials)
+    data_dir = init_for(ws, unit, env, unit_dir, run_env=run_env)
     with tempfile.TemporaryDirectory(prefix="gitops-drift-") as tmp, ws.var_files(unit_dir, env) as var_files:
         refresh = Path(tmp) / "refresh.tfplan"
         drifted: list[str] = []
