@@ -49,7 +49,7 @@ class _Folder:
     broken: list[Path] = field(default_factory=list)
 
     def local_sources(self, folder: Path) -> list[Path]:
-        return [_resolve(folder, source) for _, source, _, _ in self.calls if _is_local(source)]
+        return [resolve_local_source(folder, source) for _, source, _, _ in self.calls if is_local_source(source)]
 
 
 # -- public API ------------------------------------------------------------------------------------------------
@@ -113,7 +113,7 @@ def module_dependencies(config: GitopsConfig) -> dict[str, set[str]]:
 def module_refs(unit_dir: str | os.PathLike) -> list[ModuleRef]:
     """Every `module` block in the top-level .tf files of a folder, in file order; unparsable files are skipped."""
     folder = Path(unit_dir).resolve()
-    return [_module_ref(label, source, file, body, folder) for label, source, file, body in _read_folder(folder).calls]
+    return [module_ref(label, source, file, body, folder) for label, source, file, body in _read_folder(folder).calls]
 
 
 # -- reading Terraform -----------------------------------------------------------------------------------------
@@ -144,21 +144,25 @@ class _Scanner:
         return self._closures[start]
 
 
+def terraform_files(folder: Path) -> list[Path]:
+    """The `.tf` and `.tf.json` files directly in a folder, sorted: what Terraform reads as one module."""
+    if not folder.is_dir():
+        return []
+    return [f for f in sorted(folder.iterdir()) if f.is_file() and (f.name.endswith(".tf.json") or f.suffix == ".tf")]
+
+
+def parse_terraform_file(file: Path) -> dict[str, Any]:
+    """One `.tf` (python-hcl2's shape) or `.tf.json` file as a dict; raises whatever the parser raises."""
+    text = file.read_text(encoding="utf-8")
+    doc = json.loads(text) if file.name.endswith(".tf.json") else hcl2.loads(text)
+    return doc if isinstance(doc, dict) else {}
+
+
 def _read_folder(folder: Path) -> _Folder:
     out = _Folder()
-    if not folder.is_dir():
-        return out
-    for file in sorted(folder.iterdir()):
-        if not file.is_file():
-            continue
-        if file.name.endswith(".tf.json"):
-            parse = _parse_tf_json
-        elif file.suffix == ".tf":
-            parse = _parse_hcl
-        else:
-            continue
+    for file in terraform_files(folder):
         try:
-            blocks = parse(file.read_text(encoding="utf-8"))
+            blocks = list(module_blocks(parse_terraform_file(file)))
         except Exception:  # noqa: BLE001 - any parser failure means "let the syntax stage look at it"
             out.broken.append(file)
             continue
@@ -169,15 +173,7 @@ def _read_folder(folder: Path) -> _Folder:
     return out
 
 
-def _parse_hcl(text: str) -> list[tuple[str, dict[str, Any]]]:
-    return list(_module_blocks(hcl2.loads(text)))
-
-
-def _parse_tf_json(text: str) -> list[tuple[str, dict[str, Any]]]:
-    return list(_module_blocks(json.loads(text)))
-
-
-def _module_blocks(doc: Any):
+def module_blocks(doc: Any):
     """(label, body) of each `module` block; python-hcl2 7.x and 8.x (quoted strings) and .tf.json shapes."""
     modules = doc.get("module", []) if isinstance(doc, dict) else []
     for entry in modules if isinstance(modules, list) else [modules]:
@@ -186,10 +182,10 @@ def _module_blocks(doc: Any):
         for label, body in entry.items():
             for one in body if isinstance(body, list) else [body]:
                 if isinstance(one, dict):
-                    yield _unquote(label), {k: _unquote(v) for k, v in one.items() if not k.startswith("__")}
+                    yield unquote(label), {k: unquote(v) for k, v in one.items() if not k.startswith("__")}
 
 
-def _unquote(value: Any) -> Any:
+def unquote(value: Any) -> Any:
     """python-hcl2 8 keeps string literals quoted (`"\\"x\\""`) and may wrap expressions in `${...}`."""
     if not isinstance(value, str):
         return value
@@ -201,19 +197,22 @@ def _unquote(value: Any) -> Any:
     return text
 
 
-# -- module sources --------------------------------------------------------------------------------------------
-def _is_local(source: str) -> bool:
+# -- module sources (shared with the static check in core/security) ----------------------------------------------
+def is_local_source(source: str) -> bool:
+    """A module source Terraform reads from the same checkout (`./x`, `../x`) rather than downloads."""
     return source.startswith(("./", "../", ".\\", "..\\")) or source in (".", "..")
 
 
-def _resolve(folder: Path, source: str) -> Path:
+def resolve_local_source(folder: Path, source: str) -> Path:
+    """The folder a local module source names, seen from the folder of the `module` block."""
     return (folder / source.replace("\\", "/")).resolve()
 
 
-def _module_ref(label: str, source: str, file: Path, body: dict[str, Any], folder: Path) -> ModuleRef:
+def module_ref(label: str, source: str, file: Path, body: dict[str, Any], folder: Path) -> ModuleRef:
+    """One `module` block (as `module_blocks` yields it) classified: local, git, registry or other."""
     common = {"source": source, "block": label, "file": str(file)}
-    if _is_local(source):
-        path = _resolve(folder, source)
+    if is_local_source(source):
+        path = resolve_local_source(folder, source)
         return ModuleRef(name=path.name, path=str(path), ref=None, kind="local", **common)
     address, _, query = source.partition("?")
     ref = (parse_qs(query).get("ref") or [None])[0]

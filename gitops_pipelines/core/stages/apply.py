@@ -18,6 +18,7 @@ from gitops_pipelines.core.plan_store import AppliedRecord, PlanRecord, StoredPl
 from gitops_pipelines.core.plan_store.lock_file import LockFileUnreadable, ProviderChange, compare_lock_files
 from gitops_pipelines.core.stages.plan import check_policy, init_for
 from gitops_pipelines.core.workspace import LOCK_FILE, Workspace
+from gitops_pipelines.core.security import check_code
 
 
 class ApplyResult(BaseModel):
@@ -55,6 +56,7 @@ def apply(ws: Workspace, plan_id: str, *, environment: str | None = None, unit: 
     record = stored.record
     check_binding(record, environment=environment, unit=unit, change=change, head_sha=head_sha)
     unit_cfg = ws.config.unit(record.binding.unit)
+    check_code(ws.config, unit_cfg)  # again before every apply, from main's rules
     env = ws.project_environment(unit_cfg, record.binding.environment)
     done = ws.store.applied(record.plan_id)
     if done is not None:
@@ -68,17 +70,19 @@ def apply(ws: Workspace, plan_id: str, *, environment: str | None = None, unit: 
                           "fix the code, or waive a rule under policy.allow in gitops.yaml, and plan again")
     lock = _LockCheck(ws, unit_cfg, env.name, stored, unit_dir / LOCK_FILE)
     lock.before_init()
-    data_dir = init_for(ws, unit_cfg, env, unit_dir)
+    # an apply is the one step that gets the environment's deploy credentials (a plan gets its plan_credentials)
+    deploy_env = env.process_env(credentials="deploy")
+    data_dir = init_for(ws, unit_cfg, env, unit_dir, run_env=deploy_env)
     lock.after_init()
     with tempfile.TemporaryDirectory(prefix="gitops-apply-") as tmp:
         planfile = Path(tmp) / "plan.tfplan"
         planfile.write_bytes(stored.plan_bytes())
-        ws.runner.apply_plan(unit_dir, planfile, data_dir=data_dir, env=env.process_env())
+        ws.runner.apply_plan(unit_dir, planfile, data_dir=data_dir, env=deploy_env)
     # Providers fill computed attributes only when they read back; without this the next drift check would
     # report those as changes made outside Terraform.
     with ws.var_files(unit_dir, env) as var_files:
-        ws.runner.refresh_state(unit_dir, data_dir=data_dir, env=env.process_env(), var_files=var_files)
-    state = ws.runner.state_pull(unit_dir, data_dir=data_dir, env=env.process_env())
+        ws.runner.refresh_state(unit_dir, data_dir=data_dir, env=deploy_env, var_files=var_files)
+    state = ws.runner.state_pull(unit_dir, data_dir=data_dir, env=deploy_env)
     outputs = _public_outputs(state)
     applied = AppliedRecord(plan_id=record.plan_id, applied_at=dt.datetime.now(dt.timezone.utc).isoformat(),
                             applied_by=applied_by, state_serial=state.get("serial"), outputs=outputs)

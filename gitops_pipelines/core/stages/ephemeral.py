@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from gitops_pipelines.core.config import UnitConfig
 from gitops_pipelines.core.errors import GitopsError, StageFailed
 from gitops_pipelines.core.workspace import Workspace
+from gitops_pipelines.core.security import check_code
 
 OVERRIDE_FILE = "_gitops_override.tf"
 _COPY_IGNORE = shutil.ignore_patterns(".git", ".gitops", ".terraform", ".terraform-*", "*.tfstate*", "__pycache__")
@@ -44,6 +45,7 @@ class EphemeralResult(BaseModel):
 def ephemeral_test(ws: Workspace, unit: UnitConfig) -> EphemeralResult:
     """Modules: `terraform test` if tests/*.tftest.hcl exist, else apply+destroy each examples/*.
     Projects: apply into a sandbox with local state and a unique suffix, check outputs, always destroy."""
+    check_code(ws.config, unit)  # before anything of the change runs, even in the sandbox
     suffix = "-e" + secrets.token_hex(3)
     result = EphemeralResult(unit=unit.name, passed=False, suffix=suffix, steps=[])
     steps = result.steps  # the stages below append to the result's own list

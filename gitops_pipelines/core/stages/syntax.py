@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from gitops_pipelines.core.config import UnitConfig
 from gitops_pipelines.core.errors import StageFailed
 from gitops_pipelines.core.workspace import Workspace
+from gitops_pipelines.core.security import check_code
 
 # `fmt -check -diff` prints each file name alone, then its diff (whose ---/+++ headers name the file too)
 _FMT_FILE = re.compile(r"^[^\s+\-@].*\.(tf|tfvars|tftest\.hcl)$")
@@ -49,6 +50,7 @@ class SyntaxResult(BaseModel):
 
 def syntax(ws: Workspace, unit: UnitConfig) -> SyntaxResult:
     """`fmt -check -diff -recursive`, `init -backend=false`, `validate -json`; never touches any cloud."""
+    check_code(ws.config, unit, unreadable_ok=True)  # before `init` downloads and runs anything the change names
     unit_dir = ws.unit_dir(unit)
     data_dir = ws.data_dir(unit, "syntax")
     fmt = ws.runner.fmt_check(unit_dir)
