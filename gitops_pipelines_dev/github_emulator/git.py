@@ -101,6 +101,18 @@ class GitRepo:
         subprocess.run(["git", "init", "--bare", "-q", "-b", "main", str(path)], check=True, capture_output=True)
         return cls(path)
 
+    @classmethod
+    def clone_bare(cls, source: str | Path, path: str | Path) -> "GitRepo":
+        """A bare copy of source with its branches and tags; --no-local copies the objects instead of linking."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "clone", "--bare", "--no-local", "-q", str(source), str(path)], check=True,
+                       capture_output=True)
+        return cls(path)
+
+    def fetch_branch(self, source: str | Path, branch: str) -> None:
+        """Copy the objects of source's branch into this repository (no ref of ours moves)."""
+        self.git("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(source), f"refs/heads/{branch}")
+
     def exists(self) -> bool:
         return self.path.exists() and self.git("rev-parse", "--git-dir", check=False).strip() != ""
 

@@ -51,6 +51,7 @@ class PullRequest:
     base: str
     head_sha: str  # last known; while open it follows the branch
     base_sha: str
+    head_repo: str | None = None  # owner/name of the fork the head branch is in; None: this repository
     draft: bool = False
     merged: bool = False
     merged_at: str | None = None

@@ -38,8 +38,10 @@ class Refused(ValueError):
 
 
 class RepoState:
-    def __init__(self, state: "EmulatorState", owner: str, name: str, git: GitRepo, *, repo_id: int):
+    def __init__(self, state: "EmulatorState", owner: str, name: str, git: GitRepo, *, repo_id: int,
+                 parent: "RepoState | None" = None):
         self.state, self.owner, self.name, self.git, self.id = state, owner, name, git, repo_id
+        self.parent = parent  # the repository this one is a fork of
         self.created_at = self.pushed_at = self.updated_at = now()
         self.default_branch = "main"
         self.issues: dict[int, Issue] = {}
@@ -61,6 +63,18 @@ class RepoState:
     @property
     def full_name(self) -> str:
         return f"{self.owner}/{self.name}"
+
+    def head_repo(self, pr: PullRequest) -> "RepoState":
+        """The repository pr's head branch is in: this one, or the fork it was opened from."""
+        if not pr.head_repo:
+            return self
+        found = self.state.repo(*pr.head_repo.split("/", 1))
+        if found is None:
+            raise ValueError(f"{self.full_name}#{pr.number}: its head repository {pr.head_repo} is gone")
+        return found
+
+    def head_owner(self, pr: PullRequest) -> str:
+        return pr.head_repo.split("/", 1)[0] if pr.head_repo else self.owner
 
     def emit(self, event: str, payload: dict) -> None:
         self.state.webhooks.send(event, payload)
@@ -96,11 +110,47 @@ class RepoState:
                         continue
                     if pr.base == branch:
                         pr.base_sha = after
-                    if pr.head == branch and pr.head_sha != after:
-                        pr.head_sha = after
-                        pr.issue.updated_at = now()
-                        self.emit("pull_request", hooks.pull_request(self, pr, "synchronize", login, before=before))
+                    if not pr.head_repo and pr.head == branch and pr.head_sha != after:
+                        self._head_moved(pr, after, login)
+            self._follow_forks(login)
+            for other in list(self.state.repos.values()):  # pull requests opened from this repository elsewhere
+                if other is not self:
+                    other._follow_forks(login, source=self)
             return changed
+
+    def _follow_forks(self, login: str, source: "RepoState | None" = None) -> None:
+        """Open pull requests from forks follow their head branch there (a push to a fork sends synchronize here)."""
+        for pr in self.pulls.values():
+            if pr.state != "open" or not pr.head_repo:
+                continue
+            if source is not None and pr.head_repo.lower() != source.full_name.lower():
+                continue
+            tip = self._head_commit(pr)
+            if tip and tip != pr.head_sha:
+                self._head_moved(pr, tip, login)
+
+    def _head_moved(self, pr: PullRequest, sha: str, login: str) -> None:
+        before, pr.head_sha = pr.head_sha, sha
+        self._pull_ref(pr)
+        pr.issue.updated_at = now()
+        self.emit("pull_request", hooks.pull_request(self, pr, "synchronize", login, before=before))
+
+    def _head_commit(self, pr: PullRequest) -> str | None:
+        """The tip of pr's head branch, its objects copied here when it is in a fork (as GitHub does)."""
+        return self.fetch_head(self.head_repo(pr), pr.head)
+
+    def fetch_head(self, source: "RepoState", branch: str) -> str | None:
+        """The tip of branch in source (this repository or a fork of it); a fork's commits are copied here."""
+        if source is self:
+            return self.git.resolve(f"refs/heads/{branch}")
+        sha = source.git.resolve(f"refs/heads/{branch}")
+        if sha and self.git.resolve(sha) != sha:
+            self.git.fetch_branch(source.git.path, branch)
+        return sha
+
+    def _pull_ref(self, pr: PullRequest) -> None:
+        """`refs/pull/<n>/head`, which GitHub keeps at every pull request's head (a fork's too): fetchable here."""
+        self.git.update_ref(f"refs/pull/{pr.number}/head", pr.head_sha)
 
     # -- issues and pull requests -----------------------------------------------------------------------------
     def _new_issue(self, title: str, body: str | None, user: str) -> Issue:
@@ -119,18 +169,30 @@ class RepoState:
             return issue.number
 
     def open_pull(self, head_branch: str, title: str, body: str | None = "", base: str = "main", *,
-                  user: str = DEVELOPER, draft: bool = False) -> int:
-        """Open a pull request from head_branch (which must exist) into base; sends pull_request.opened."""
+                  user: str = DEVELOPER, draft: bool = False, head_repo: str | None = None) -> int:
+        """Open a pull request from head_branch (which must exist) into base; sends pull_request.opened.
+        head_repo: `owner/name` of the fork head_branch is in (default: this repository)."""
         with self.state.lock:
             self.refresh()
-            head_sha, base_sha = self.git.resolve(f"refs/heads/{head_branch}"), self.git.resolve(f"refs/heads/{base}")
+            source = self._source(head_repo)
+            head_sha, base_sha = self.fetch_head(source, head_branch), self.git.resolve(f"refs/heads/{base}")
             if not head_sha or not base_sha:
-                raise ValueError(f"{self.full_name}: branch {head_branch if not head_sha else base} does not exist")
+                where = f"{source.full_name}: branch {head_branch}" if not head_sha else f"branch {base}"
+                raise ValueError(f"{self.full_name}: {where} does not exist")
             pr = PullRequest(self.state.next_id(), self._new_issue(title, body, user), head_branch, base, head_sha,
-                             base_sha, draft=draft)
+                             base_sha, draft=draft, head_repo=None if source is self else source.full_name)
             self.pulls[pr.number] = pr
+            self._pull_ref(pr)
             self.emit("pull_request", hooks.pull_request(self, pr, "opened", user))
             return pr.number
+
+    def _source(self, head_repo: str | None) -> "RepoState":
+        if not head_repo or head_repo.lower() == self.full_name.lower():
+            return self
+        found = self.state.repo(*head_repo.split("/", 1)) if "/" in head_repo else None
+        if found is None:
+            raise ValueError(f"{self.full_name}: no repository {head_repo} to open a pull request from")
+        return found
 
     def pull(self, number: int) -> PullRequest:
         if number not in self.pulls:
@@ -139,8 +201,11 @@ class RepoState:
 
     def push(self, number: int, files: dict[str, str | None], message: str = "Update files", *,
              author: str | None = None) -> str:
-        """Commit to pull request number's head branch (its head SHA moves; sends push and synchronize)."""
-        return self.commit(self.pull(number).head, files, message, author=author or self.pull(number).issue.user)
+        """Commit to pull request number's head branch, in the fork it came from if so (its head SHA moves; sends
+        push and synchronize)."""
+        pr = self.pull(number)
+        with self.state.lock:
+            return self.head_repo(pr).commit(pr.head, files, message, author=author or pr.issue.user)
 
     def review(self, number: int, user: str, state: str = "APPROVED", commit_id: str | None = None,
                body: str = "") -> int:
@@ -174,7 +239,8 @@ class RepoState:
                 raise ValueError(f"{self.full_name}#{number} is {pr.state}; only an open pull request merges")
             person = (user, self.state.email(user))
             if method == "merge":
-                text = message or f"Merge pull request #{number} from {self.owner}/{pr.head}\n\n{pr.issue.title}"
+                source = f"{self.head_owner(pr)}/{pr.head}"
+                text = message or f"Merge pull request #{number} from {source}\n\n{pr.issue.title}"
                 sha = self.git.merge(pr.base, pr.head_sha, text, author=person)
             elif method == "squash":
                 sha = self.git.squash(pr.base, pr.head_sha, message or f"{pr.issue.title} (#{number})", author=person)
@@ -204,7 +270,8 @@ class RepoState:
             self._set_state(pr.issue if pr else self.issues[number], "open", reason="reopened")
             if pr:
                 self.refresh()
-                pr.head_sha = self.git.resolve(f"refs/heads/{pr.head}") or pr.head_sha
+                pr.head_sha = self._head_commit(pr) or pr.head_sha
+                self._pull_ref(pr)
                 self.emit("pull_request", hooks.pull_request(self, pr, "reopened", user))
 
     @staticmethod

@@ -63,7 +63,7 @@ def repository(repo: "RepoState") -> dict:
     open_issues = sum(1 for i in repo.issues.values() if i.state == "open")
     body = {"id": repo.id, "node_id": node_id("Repository", repo.id), "name": repo.name,
             "full_name": repo.full_name, "owner": user(repo.state, repo.owner), "private": True, "html_url": w,
-            "description": None, "fork": False, "url": a}
+            "description": None, "fork": repo.parent is not None, "url": a}
     templates = {
         "archive_url": "/{archive_format}{/ref}", "assignees_url": "/assignees{/user}", "blobs_url": "/git/blobs{/sha}",
         "branches_url": "/branches{/branch}", "collaborators_url": "/collaborators{/collaborator}",
@@ -142,8 +142,11 @@ def review(repo: "RepoState", r: Review) -> dict:
 
 def pull_minimal(repo: "RepoState", pr) -> dict:
     ref = {"id": repo.id, "url": api(repo), "name": repo.name}
+    source = repo.head_repo(pr)
+    head = ref if source is repo else {"id": source.id, "url": api(source), "name": source.name}
     return {"id": pr.id, "number": pr.number, "url": f"{api(repo)}/pulls/{pr.number}",
-            "head": {"ref": pr.head, "sha": pr.head_sha, "repo": ref}, "base": {"ref": pr.base, "sha": pr.base_sha, "repo": ref}}
+            "head": {"ref": pr.head, "sha": pr.head_sha, "repo": head},
+            "base": {"ref": pr.base, "sha": pr.base_sha, "repo": ref}}
 
 
 def check_run(repo: "RepoState", run: CheckRun) -> dict:

@@ -29,6 +29,8 @@ def pull_request(repo: "RepoState", pr: PullRequest, *, simple: bool = False) ->
     """`pull-request` (simple=False) or `pull-request-simple` (the list shape, without counts from git)."""
     a, w, n, issue = api(repo), web(repo), pr.number, pr.issue
     repo_body = repository(repo)
+    source = repo.head_repo(pr)  # a fork's pull request has its head there
+    head_body = repo_body if source is repo else repository(source)
     body = {
         "url": f"{a}/pulls/{n}", "id": pr.id, "node_id": node_id("PullRequest", pr.id), "html_url": f"{w}/pull/{n}",
         "diff_url": f"{w}/pull/{n}.diff", "patch_url": f"{w}/pull/{n}.patch", "issue_url": f"{a}/issues/{n}",
@@ -40,7 +42,7 @@ def pull_request(repo: "RepoState", pr: PullRequest, *, simple: bool = False) ->
         "milestone": None, "active_lock_reason": None, "created_at": issue.created_at, "updated_at": issue.updated_at,
         "closed_at": issue.closed_at, "merged_at": pr.merged_at, "merge_commit_sha": pr.merge_commit_sha,
         "assignee": None, "assignees": [], "requested_reviewers": [], "requested_teams": [],
-        "head": _side(repo, pr.head, pr.head_sha, repo_body), "base": _side(repo, pr.base, pr.base_sha, repo_body),
+        "head": _side(source, pr.head, pr.head_sha, head_body), "base": _side(repo, pr.base, pr.base_sha, repo_body),
         "_links": _pr_links(repo, pr), "author_association": author_association(repo, issue.user),
         "auto_merge": None, "draft": pr.draft,
     }

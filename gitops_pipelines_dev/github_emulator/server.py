@@ -79,9 +79,11 @@ class Emulator:
         return self.state.register_user(login, token)
 
     def create_repo(self, owner: str, name: str, files: dict[str, str] | None = None, *,
-                    git_dir: str | Path | None = None) -> RepoState:
-        """A repository (bare git under the emulator's root unless git_dir is given); files: the first commit on main."""
-        return self.state.create_repo(owner, name, files, git_dir=git_dir)
+                    git_dir: str | Path | None = None, fork_of: str | None = None) -> RepoState:
+        """A repository (bare git under the emulator's root unless git_dir is given); files: the first commit on main.
+        fork_of (`owner/name`): a fork of that repository, with a copy of its git. The helpers below act on the
+        first repository created."""
+        return self.state.create_repo(owner, name, files, git_dir=git_dir, fork_of=fork_of)
 
     @property
     def repo(self) -> RepoState:
@@ -98,8 +100,9 @@ class Emulator:
         return self.repo.commit(branch, files, message, author=author)
 
     def open_pull(self, head_branch: str, title: str, body: str | None = "", base: str = "main", *,
-                  user: str = "developer", draft: bool = False) -> int:
-        return self.repo.open_pull(head_branch, title, body, base, user=user, draft=draft)
+                  user: str = "developer", draft: bool = False, head_repo: str | None = None) -> int:
+        """A pull request into base from head_branch, of head_repo (`owner/name` of a fork) when given."""
+        return self.repo.open_pull(head_branch, title, body, base, user=user, draft=draft, head_repo=head_repo)
 
     def push(self, number: int, files: dict[str, str | None], message: str = "Update files", *,
              author: str | None = None) -> str:

@@ -109,14 +109,26 @@ class EmulatorState:
 
     # -- repositories ----------------------------------------------------------------------------------------
     def create_repo(self, owner: str, name: str, files: dict[str, str] | None = None, *,
-                    git_dir: str | Path | None = None, author: str | None = None) -> RepoState:
-        """A repository backed by git at git_dir (created bare if missing); files become the first commit on main."""
+                    git_dir: str | Path | None = None, author: str | None = None,
+                    fork_of: str | None = None) -> RepoState:
+        """A repository backed by git at git_dir (created bare if missing); files become the first commit on main.
+        fork_of (`owner/name` of a repository here): a fork, whose git is a copy of that repository's (its own
+        objects, nothing shared), as GitHub makes it. The first repository is the one the Emulator's helpers use."""
         with self.lock:
             path = Path(git_dir) if git_dir else self.root / f"{owner}__{name}.git"
-            git = GitRepo(path) if (path / "HEAD").exists() or (path / ".git").exists() else GitRepo.init_bare(path)
-            repo = RepoState(self, owner, name, git, repo_id=self.next_id())
+            parent = None
+            if fork_of:
+                parent = self.repo(*fork_of.split("/", 1))
+                if parent is None:
+                    raise ValueError(f"cannot fork {fork_of}: the emulator has no such repository")
+                git = GitRepo.clone_bare(parent.git.path, path)
+            elif (path / "HEAD").exists() or (path / ".git").exists():
+                git = GitRepo(path)
+            else:
+                git = GitRepo.init_bare(path)
+            repo = RepoState(self, owner, name, git, repo_id=self.next_id(), parent=parent)
             self.repos[repo.full_name.lower()] = repo
-            self.default_repo = repo
+            self.default_repo = self.default_repo or repo
             if files and not git.resolve("refs/heads/main"):
                 repo.commit("main", files, "Initial commit", author=author)
             repo.refresh()

@@ -17,7 +17,7 @@ from gitops_pipelines.resources.github import GitHubResource
 from gitops_pipelines_dev.github_emulator import Emulator
 from gitops_pipelines_dev.infra import SAMPLE
 
-from .conftest import PLAN_KEY
+from .conftest import PLAN_KEY, failure_messages, latest_metadata
 
 REPO = "acme/infra"
 FAST_STAGES = {"syntax", "test_plan"}  # ephemeral_test deploys for real (20 s+); its own tests cover it
@@ -77,15 +77,15 @@ class Sensor:
         return result
 
 
-def execute(defs, instance, checkout: Path, request: dg.RunRequest):
+def execute(defs, instance, checkout: Path, request: dg.RunRequest, must_succeed: bool = True):
     """Run a request as the daemon would (its run_key tag included), at its head commit, fast stages only."""
     git(checkout, "fetch", "-q", "origin", "+refs/heads/*:refs/remotes/origin/*")
     git(checkout, "checkout", "-q", "--detach", request.tags["gitops/head_sha"])
     selection = [k for k in request.asset_selection if k.path[-1] in FAST_STAGES]
     result = defs.resolve_job_def(request.job_name).execute_in_process(
         instance=instance, partition_key=request.partition_key, asset_selection=selection,
-        tags={**request.tags, "dagster/run_key": request.run_key})
-    assert result.success
+        tags={**request.tags, "dagster/run_key": request.run_key}, raise_on_error=False)
+    assert result.success or not must_succeed
     return result
 
 
@@ -278,3 +278,70 @@ def test_checks_and_a_merge_in_the_same_webhook_batch_run_in_order(github_env, i
     [merge] = hooks.tick().run_requests
     assert merge.job_name == "merge" and merge.run_key == f"{number}:{check.tags['gitops/head_sha']}:storage:promote"
     assert not hooks.tick().run_requests
+
+
+# -- forks and other bases ------------------------------------------------------------------------------------------
+def _run_stages(defs, instance, request: dg.RunRequest, stages: set[str]):
+    """Run a request's stages without touching the working copy: the stages check out what they are bound to."""
+    selection = [k for k in request.asset_selection if k.path[-1] in stages]
+    return defs.resolve_job_def(request.job_name).execute_in_process(
+        instance=instance, partition_key=request.partition_key, asset_selection=selection,
+        tags={**request.tags, "dagster/run_key": request.run_key}, raise_on_error=False)
+
+
+def test_a_fork_pull_request_is_not_planned_and_its_checks_say_why(github_env, instance, tmp_path):
+    emu, checkout, defs, github, make_defs = github_env
+    sensor = Sensor(defs, instance, github)
+    fork = emu.create_repo("eve", "infra", fork_of=REPO)
+    storage_tf = (SAMPLE / "projects/storage/main.tf").read_text()
+    head = fork.commit("evil", {"projects/storage/main.tf": storage_tf + "\n# from a fork\n"}, "From a fork",
+                       author="eve")
+    number = emu.open_pull("evil", "From a fork", "no work item", head_repo="eve/infra", user="eve")
+
+    [request] = sensor.tick().run_requests
+    assert request.tags["gitops/fork"] == "true" and request.tags["gitops/base_ref"] == "main"
+    assert request.tags["gitops/head_sha"] == head
+    result = _run_stages(defs, instance, request, {"syntax", "ephemeral_test", "test_plan"})
+    assert not result.success
+    failures = failure_messages(result)
+    assert "comes from the fork eve/infra" in failures and "github.allow_fork_prs" in failures
+
+    # each stage's check run on the head failed and says why
+    checks = check_runs(emu, head)
+    for name in ("storage/syntax", "storage/ephemeral_test", "storage/plan (test)"):
+        assert checks[name] == ("completed", "failure"), (name, checks)
+    summaries = {r.name: r.output.get("summary") or "" for r in emu.repo.check_runs.values() if r.head_sha == head}
+    assert all("fork" in summaries[name] and "allow_fork_prs" in summaries[name]
+               for name in ("storage/syntax", "storage/ephemeral_test", "storage/plan (test)")), summaries
+
+    # nothing was planned or stored, and the fork's code was never checked out
+    for stage in ("syntax", "ephemeral_test", "test_plan"):
+        assert not instance.fetch_materializations(dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey(["storage", stage]), asset_partitions=[f"pr-{number}"]), limit=1).records
+    plans = tmp_path / "plans"
+    assert not plans.exists() or not any(p.is_file() for p in plans.rglob("*"))
+    assert not (checkout / ".gitops" / "checkouts" / head).exists()
+
+
+def test_a_pull_request_into_another_branch_is_checked_and_its_merge_deploys_nothing(github_env, instance, capfd):
+    emu, checkout, defs, github, make_defs = github_env
+    sensor = Sensor(defs, instance, github)
+    storage_tf = (SAMPLE / "projects/storage/main.tf").read_text()
+    emu.commit("develop", {"README.md": "# the develop branch\n"})
+    emu.commit("p", {"projects/storage/main.tf": storage_tf + "\n# for develop\n"})
+    number = emu.open_pull("p", "Change storage on develop", "no work item", base="develop")
+
+    [request] = sensor.tick().run_requests
+    assert request.tags["gitops/base_ref"] == "develop" and request.tags["gitops/fork"] == "false"
+    execute(defs, instance, checkout, request)
+    head = request.tags["gitops/head_sha"]
+    checks = check_runs(emu, head)
+    assert checks["storage/syntax"] == checks["storage/plan (test)"] == ("completed", "success"), checks
+    syntax = latest_metadata(instance, "storage/syntax", f"pr-{number}")
+    assert syntax["deploys"] is False and "merging it deploys nothing" in syntax["deploys_note"]
+
+    emu.merge(number)
+    capfd.readouterr()
+    assert not sensor.tick().run_requests  # no merge run: nothing deploys a merge into develop
+    assert f"#{number} was merged into 'develop', not 'main'" in capfd.readouterr().err
+    assert "pending" not in json.loads(sensor.cursor) and not sensor.tick().run_requests

@@ -124,6 +124,8 @@ def test_pull_request_opened():
         body="This is a pretty simple change that we need to pull into master.",
         author="Codertocat",
         repository="Codertocat/Hello-World",
+        head_repository="Codertocat/Hello-World",
+        fork=False,
         labels=("bug",),
     )
     assert pr.partition_key == "pr-2"
@@ -157,8 +159,41 @@ def test_review_submitted():
         commit_id="ec26c3e57ca3a959ca5aad62de7213c562f8c821",
         submitted_at=datetime(2019, 5, 15, 15, 20, 38, tzinfo=timezone.utc),
         head_sha="ec26c3e57ca3a959ca5aad62de7213c562f8c821",
+        base_ref="master",
         repository="Codertocat/Hello-World",
+        head_repository="Codertocat/Hello-World",
+        fork=False,
     )
+
+
+def _from_fork(payload: dict, full_name: str | None) -> dict:
+    """A real payload whose head branch is in another repository (None: the fork was deleted since)."""
+    head = payload["pull_request"]["head"]
+    head["repo"] = None if full_name is None else {**head["repo"], "full_name": full_name, "fork": True}
+    return payload
+
+
+@pytest.mark.parametrize("event, example", [("pull_request", "pull_request/opened.json"),
+                                            ("pull_request_review", "pull_request_review/submitted.json")])
+def test_a_head_in_another_repository_is_a_fork(event, example):
+    parsed = parse_event(event, _from_fork(load(example), "eve/Hello-World"))
+    assert (parsed.head_repository, parsed.fork, parsed.base_ref) == ("eve/Hello-World", True, "master")
+    # GitHub sends a null head repository once the fork was deleted: still a fork's code
+    gone = parse_event(event, _from_fork(load(example), None))
+    assert (gone.head_repository, gone.fork) == (None, True)
+    # the same repository in another case is the same repository
+    same = parse_event(event, _from_fork(load(example), "codertocat/hello-world"))
+    assert same.fork is False
+
+
+def test_a_pull_request_without_its_head_repository_is_refused():
+    payload = load("pull_request/opened.json")
+    del payload["pull_request"]["head"]["repo"]
+    with pytest.raises(InvalidEventPayload, match=r"'pull_request\.head\.repo' is missing"):
+        parse_event("pull_request", payload)
+    payload["pull_request"]["head"]["repo"] = "eve/infra"
+    with pytest.raises(InvalidEventPayload, match=r"'pull_request\.head\.repo' is not an object"):
+        parse_event("pull_request", payload)
 
 
 @pytest.mark.parametrize("state", ["approved", "APPROVED", "changes_requested", "CHANGES_REQUESTED", "dismissed"])

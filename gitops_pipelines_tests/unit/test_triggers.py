@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 from gitops_pipelines.core.github.models import PullRequest, Review
 from gitops_pipelines.core.github.events import parse_event
 from gitops_pipelines.core.vocabulary import Intent
-from gitops_pipelines.core.triggers import (MERGE_WAIT_LIMIT, AddPartition, CleanUp, PendingMerge, RecordApproval,
-                                            RunMerge, RunPrChecks, TriggerCursor, UnitRef, decide_events, decide_poll,
-                                            hold_merges, release_merges)
+from gitops_pipelines.core.triggers import (MERGE_WAIT_LIMIT, AddPartition, CleanUp, MergedElsewhere, PendingMerge,
+                                            RecordApproval, RunMerge, RunPrChecks, TriggerCursor, UnitRef,
+                                            decide_events, decide_poll, hold_merges, release_merges)
 
 LONG_AGO = "2026-01-01T00:00:00Z"
 NOW = datetime(2026, 11, 2, 10, 0, 0, tzinfo=timezone.utc)
@@ -47,9 +47,10 @@ def affected(files):
     return units
 
 
-def pr(number, head, *, updated=LONG_AGO, state="open", merged=False):
+def pr(number, head, *, updated=LONG_AGO, state="open", merged=False, base_ref="main", fork=False):
     return PullRequest(number=number, title="t", body="", state=state, merged=merged, head_sha=head, head_ref="f",
-                       base_sha=BASE, base_ref="main", author="dev", updated_at=updated)
+                       base_sha=BASE, base_ref=base_ref, author="dev", updated_at=updated,
+                       head_repository="eve/infra" if fork else "acme/infra", fork=fork)
 
 
 def test_new_pull_request_adds_its_partition_and_checks_each_affected_unit_once():
@@ -159,17 +160,18 @@ def test_cursor_round_trips_and_an_unknown_version_starts_afresh():
     assert TriggerCursor.from_json(None).delivery == 0
 
 
-def _pull_payload(action, number, head, *, merged=False):
+def _pull_payload(action, number, head, *, merged=False, base_ref="main", head_repo="acme/infra"):
     return {"action": action, "repository": {"full_name": "acme/infra"}, "pull_request": {
-        "number": number, "head": {"sha": head, "ref": "f"}, "base": {"sha": BASE, "ref": "main"},
-        "merged": merged, "merge_commit_sha": C if merged else None, "title": "t", "body": None,
-        "user": {"login": "dev"}, "labels": []}}
+        "number": number, "head": {"sha": head, "ref": "f", "repo": head_repo and {"full_name": head_repo}},
+        "base": {"sha": BASE, "ref": base_ref}, "merged": merged, "merge_commit_sha": C if merged else None,
+        "title": "t", "body": None, "user": {"login": "dev"}, "labels": []}}
 
 
-def _review_payload(number, head, commit, state="approved", reviewer="alice"):
+def _review_payload(number, head, commit, state="approved", reviewer="alice", head_repo="acme/infra"):
     return {"action": "submitted", "repository": {"full_name": "acme/infra"},
             "review": {"state": state, "user": {"login": reviewer}, "commit_id": commit, "submitted_at": None},
-            "pull_request": {"number": number, "head": {"sha": head}}}
+            "pull_request": {"number": number, "head": {"sha": head, "repo": head_repo and {"full_name": head_repo}},
+                             "base": {"ref": "main"}}}
 
 
 def test_webhook_events_give_the_same_decisions_and_keep_the_delivery_id():
@@ -319,3 +321,58 @@ def test_pending_merges_round_trip_and_an_older_cursor_without_them_loads():
                              PendingMerge(RunMerge(8, B, None, "bucket", "module"), "2026-11-02T10:01:00Z")]
     again = TriggerCursor.from_json(cursor.to_json())
     assert again.pending_merges == cursor.pending_merges and again.to_json() == cursor.to_json()
+
+
+# -- forks and other bases ------------------------------------------------------------------------------------------
+def test_checks_say_whether_the_head_is_a_forks_and_which_branch_it_merges_into():
+    gh = FakeGitHub()
+    gh.files.update({1: ["projects/storage/main.tf"], 2: ["projects/storage/main.tf"]})
+    decisions, _ = decide_poll(TriggerCursor(), [pr(1, A, fork=True), pr(2, B, base_ref="develop")], gh, affected,
+                               now=NOW)
+    runs = {d.pr: d for d in decisions if isinstance(d, RunPrChecks)}
+    assert (runs[1].fork, runs[1].base_ref) == (True, "main")
+    assert (runs[2].fork, runs[2].base_ref) == (False, "develop")
+    assert runs[1].run_key == f"1:{A}:storage:check"  # a fork's checks are asked for: the stages refuse and say why
+
+
+def test_webhooks_carry_the_fork_and_the_base_too_a_review_first_included():
+    gh = FakeGitHub()
+    gh.files.update({3: ["projects/storage/main.tf"], 4: ["projects/storage/main.tf"]})
+    events = [(1, parse_event("pull_request", _pull_payload("opened", 3, A, head_repo="eve/infra"))),
+              (2, parse_event("pull_request", _pull_payload("opened", 5, B, head_repo=None))),  # a deleted fork
+              (3, parse_event("pull_request_review", _review_payload(4, C, C, head_repo="eve/infra")))]
+    gh.files[5] = ["projects/storage/main.tf"]
+    decisions, _ = decide_events(TriggerCursor(), events, gh, affected, repository="acme/infra")
+    runs = {d.pr: (d.fork, d.base_ref) for d in decisions if isinstance(d, RunPrChecks)}
+    assert runs == {3: (True, "main"), 5: (True, "main"), 4: (True, "main")}
+
+
+def test_a_merge_into_another_branch_deploys_nothing():
+    gh = FakeGitHub()
+    gh.files[8] = ["modules/bucket/main.tf"]
+    _, cursor = decide_poll(TriggerCursor(), [pr(8, A, base_ref="develop")], gh, affected, now=NOW)
+    gh.pulls[8] = pr(8, A, state="closed", merged=True, base_ref="develop")
+    decisions, cursor = decide_poll(cursor, [], gh, affected, now=NOW)
+    assert decisions == [MergedElsewhere(8, A, "develop", "main")] and 8 not in cursor.pulls
+    assert "deploys nothing" in decisions[0].explain() and "'develop'" in decisions[0].explain()
+
+    # the same through webhooks, and with another deployed branch: a merge into it does run
+    events = [(1, parse_event("pull_request", _pull_payload("opened", 9, B, base_ref="trunk"))),
+              (2, parse_event("pull_request", _pull_payload("closed", 9, B, merged=True, base_ref="trunk")))]
+    gh.files[9] = ["projects/storage/main.tf"]
+    decisions, _ = decide_events(TriggerCursor(), events, gh, affected, repository="acme/infra")
+    assert [type(d).__name__ for d in decisions] == ["AddPartition", "RunPrChecks", "MergedElsewhere"]
+    decisions, _ = decide_events(TriggerCursor(), events, gh, affected, repository="acme/infra",
+                                 main_branch="trunk")
+    assert [type(d).__name__ for d in decisions] == ["AddPartition", "RunPrChecks", "RunMerge"]
+
+
+def test_an_incremental_poll_sees_a_merge_elsewhere_without_another_request():
+    gh = FakeGitHub()
+    gh.files[8] = ["projects/storage/main.tf"]
+    _, cursor = decide_poll(TriggerCursor(), [pr(8, A, base_ref="release/1.x")], gh, affected, now=NOW)
+    gh.calls.clear()
+    merged = pr(8, A, state="closed", merged=True, base_ref="release/1.x", updated="2026-01-02T00:00:00Z")
+    decisions, _ = decide_poll(cursor, [merged], gh, affected, complete=False, now=NOW)
+    assert decisions == [MergedElsewhere(8, A, "release/1.x", "main")] and gh.calls == []
+    assert not any(isinstance(d, RunMerge) for d in decisions)

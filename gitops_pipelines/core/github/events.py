@@ -12,6 +12,8 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from gitops_pipelines.core.github.models import is_fork
+
 ZERO_SHA = "0" * 40  # what GitHub sends as `before` for a created ref and as `after` for a deleted one
 _TAG_PREFIX = "refs/tags/"
 _BRANCH_PREFIX = "refs/heads/"
@@ -48,6 +50,8 @@ class PullRequestEvent(_Event):
     body: str | None
     author: str
     repository: str
+    head_repository: str | None  # where the head branch is; None once a fork was deleted
+    fork: bool  # the head is not in `repository` (the base): its code is not trusted
     labels: tuple[str, ...] = ()
 
     @property
@@ -66,7 +70,10 @@ class ReviewEvent(_Event):
     commit_id: str
     submitted_at: datetime | None
     head_sha: str
+    base_ref: str
     repository: str
+    head_repository: str | None
+    fork: bool
 
     @property
     def partition_key(self) -> str:
@@ -188,7 +195,22 @@ def _parse_pull_request(f: _Fields) -> PullRequestEvent:
         "repository": "repository.full_name",
     }
     # GitHub omits `merged` on some actions; absent means not merged
-    return _build(PullRequestEvent, f, paths, merged=f.opt("pull_request.merged") is True, labels=_label_names(f))
+    return _build(PullRequestEvent, f, paths, merged=f.opt("pull_request.merged") is True, labels=_label_names(f),
+                  **_head_repository(f))
+
+
+def _head_repository(f: _Fields) -> dict[str, Any]:
+    """`head_repository` and `fork` from `pull_request.head.repo`: required, null once the fork was deleted."""
+    if not isinstance(f.opt("pull_request.head"), Mapping):  # _build names the first field it misses there
+        return {"head_repository": None, "fork": True}
+    repo = f.req("pull_request.head.repo")
+    if repo is not None and not isinstance(repo, Mapping):
+        raise InvalidEventPayload(f.event, "pull_request.head.repo", "is not an object")
+    name = None if repo is None else f.req("pull_request.head.repo.full_name")
+    if name is not None and not isinstance(name, str):
+        raise InvalidEventPayload(f.event, "pull_request.head.repo.full_name", "is not a string")
+    base = f.opt("repository.full_name")  # the base repository; _build reports it when it is missing or wrong
+    return {"head_repository": name, "fork": is_fork(name, base if isinstance(base, str) else None)}
 
 
 def _label_names(f: _Fields) -> tuple[str, ...]:
@@ -208,12 +230,14 @@ def _parse_review(f: _Fields) -> ReviewEvent:
         "reviewer": "review.user.login",
         "commit_id": "review.commit_id",
         "head_sha": "pull_request.head.sha",
+        "base_ref": "pull_request.base.ref",
         "repository": "repository.full_name",
     }
     state = f.req("review.state")
     # webhooks send lower case, the REST API upper case: one spelling for the sensors
     state = state.lower() if isinstance(state, str) else state
-    return _build(ReviewEvent, f, paths, state=state, submitted_at=f.time("review.submitted_at"))
+    return _build(ReviewEvent, f, paths, state=state, submitted_at=f.time("review.submitted_at"),
+                  **_head_repository(f))
 
 
 def _parse_push(f: _Fields) -> PushEvent:

@@ -23,6 +23,8 @@ class PullRequest:
     draft: bool = False
     updated_at: str | None = None
     merge_commit_sha: str | None = None  # the merge commit once merged (runs after a merge are bound to it)
+    head_repository: str | None = None  # owner/name of the repository the head branch is in; None: a deleted fork
+    fork: bool = False  # the head is not in the base repository (or its repository is gone): its code is untrusted
 
     @property
     def change(self) -> str:
@@ -35,6 +37,8 @@ class PullRequest:
         merged = data.get("merged")
         if merged is None:  # the list shape has no `merged`; merged_at says the same
             merged = data.get("merged_at") is not None
+        head_repository = (data["head"].get("repo") or {}).get("full_name")
+        base_repository = (data["base"].get("repo") or {}).get("full_name")
         return cls(
             number=int(data["number"]), title=data.get("title") or "", body=data.get("body") or "",
             state=data.get("state") or "open", merged=bool(merged),
@@ -44,7 +48,14 @@ class PullRequest:
             labels=tuple(label["name"] for label in data.get("labels") or [] if isinstance(label, dict)),
             draft=bool(data.get("draft")), updated_at=data.get("updated_at"),
             merge_commit_sha=data.get("merge_commit_sha") if merged else None,
+            head_repository=head_repository, fork=is_fork(head_repository, base_repository),
         )
+
+
+def is_fork(head_repository: str | None, base_repository: str | None) -> bool:
+    """Whether a pull request's head lives outside its base repository; GitHub sends a null head repository once
+    the fork was deleted, and an unknown one is treated as foreign too."""
+    return head_repository is None or base_repository is None or head_repository.lower() != base_repository.lower()
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,16 @@
 batch of webhook deliveries with the cursor, `merge_wait` holds a merge until the PR checks at its head finished."""
 
 from gitops_pipelines.core.triggers.cursor import CURSOR_VERSION, PendingMerge, PullMemory, TriggerCursor
-from gitops_pipelines.core.triggers.deciding import (RECHECK_WINDOW, AffectedUnits, GitHubReads, decide_events,
-                                                     decide_poll, units_fn)
-from gitops_pipelines.core.triggers.decisions import (AddPartition, CleanUp, Decision, RecordApproval, RunMerge,
-                                                      RunPrChecks, UnitRef)
+from gitops_pipelines.core.triggers.deciding import (MAIN_BRANCH, RECHECK_WINDOW, AffectedUnits, GitHubReads,
+                                                     decide_events, decide_poll, units_fn)
+from gitops_pipelines.core.triggers.decisions import (AddPartition, CleanUp, Decision, MergedElsewhere,
+                                                      RecordApproval, RunMerge, RunPrChecks, UnitRef)
 from gitops_pipelines.core.triggers.merge_wait import (MERGE_WAIT_LIMIT, ChecksInFlight, MergeRelease, hold_merges,
                                                        release_merges)
 
 __all__ = [
-    "CURSOR_VERSION", "PendingMerge", "PullMemory", "TriggerCursor", "RECHECK_WINDOW", "AffectedUnits", "GitHubReads",
-    "decide_events", "decide_poll", "units_fn", "AddPartition", "CleanUp", "Decision", "RecordApproval", "RunMerge",
-    "RunPrChecks", "UnitRef", "MERGE_WAIT_LIMIT", "ChecksInFlight", "MergeRelease", "hold_merges", "release_merges",
+    "CURSOR_VERSION", "PendingMerge", "PullMemory", "TriggerCursor", "MAIN_BRANCH", "RECHECK_WINDOW", "AffectedUnits",
+    "GitHubReads", "decide_events", "decide_poll", "units_fn", "AddPartition", "CleanUp", "Decision",
+    "MergedElsewhere", "RecordApproval", "RunMerge", "RunPrChecks", "UnitRef", "MERGE_WAIT_LIMIT", "ChecksInFlight",
+    "MergeRelease", "hold_merges", "release_merges",
 ]

@@ -18,13 +18,14 @@ from gitops_pipelines.core.github.events import PullRequestEvent, ReviewEvent
 from gitops_pipelines.core.github.models import PullRequest, Review
 from gitops_pipelines.core.timestamps import parse_time
 from gitops_pipelines.core.triggers.cursor import PullMemory, TriggerCursor
-from gitops_pipelines.core.triggers.decisions import (AddPartition, CleanUp, Decision, RecordApproval, RunMerge,
-                                                      RunPrChecks)
+from gitops_pipelines.core.triggers.decisions import (AddPartition, CleanUp, Decision, MergedElsewhere,
+                                                      RecordApproval, RunMerge, RunPrChecks)
 
 # GitHub's updated_at has one-second resolution: a review in the same second as the last poll leaves the list
 # unchanged, so a pull request updated this close to a poll is looked at once more on the next tick.
 RECHECK_WINDOW = timedelta(seconds=5)
 _RUN_ON = frozenset({"opened", "synchronize", "reopened"})
+MAIN_BRANCH = "main"  # github.main_branch's default
 
 
 # -- inputs ----------------------------------------------------------------------------------------------------
@@ -50,15 +51,18 @@ def units_fn(config: Any) -> AffectedUnits:
 
 # -- deciding --------------------------------------------------------------------------------------------------
 class _Decider:
-    def __init__(self, cursor: TriggerCursor, github: GitHubReads, affected: AffectedUnits):
+    def __init__(self, cursor: TriggerCursor, github: GitHubReads, affected: AffectedUnits, main_branch: str):
         self.cursor, self.github, self.affected = cursor.copy(), github, affected
+        self.main_branch = main_branch
         self.decisions: list[Decision] = []
 
     def units_of(self, number: int) -> dict[str, str]:
         return {u.name: u.kind for u in self.affected(self.github.changed_files(number))}
 
-    def head(self, number: int, head: str, base: str, *, force: bool = False) -> PullMemory:
-        """A pull request is at `head`: check its units unless that head was already checked."""
+    def head(self, number: int, head: str, base: str, *, base_ref: str, fork: bool,
+             force: bool = False) -> PullMemory:
+        """A pull request is at `head`: check its units unless that head was already checked. The checks carry
+        whether the head is a fork's and which branch it merges into; the stages decide what that allows."""
         mem = self.cursor.pulls.get(number)
         if mem is not None and mem.head == head and not force:
             mem.base = base or mem.base
@@ -69,7 +73,8 @@ class _Decider:
         self.cursor.pulls[number] = mem
         if units:
             self.decisions.append(AddPartition(number))
-            self.decisions += [RunPrChecks(number, head, base, name, kind) for name, kind in units.items()]
+            self.decisions += [RunPrChecks(number, head, base, name, kind, fork=fork, base_ref=base_ref)
+                               for name, kind in units.items()]
         return mem
 
     def verdicts(self, number: int, mem: PullMemory, reviews: Iterable[Review]) -> None:
@@ -94,10 +99,12 @@ class _Decider:
         if approval and mem.approved != mem.head:
             mem.approved = mem.head
 
-    def closed(self, number: int, merged: bool, merge_sha: str | None, head: str | None = None) -> None:
+    def closed(self, number: int, merged: bool, merge_sha: str | None, head: str | None, base_ref: str) -> None:
         mem = self.cursor.pulls.pop(number, None)
         head = head or (mem.head if mem else "")
-        if merged:
+        if merged and base_ref != self.main_branch:  # only what reaches the deployed branch is deployed
+            self.decisions.append(MergedElsewhere(number, head, base_ref, self.main_branch))
+        elif merged:
             units = mem.units if mem is not None and mem.head == head else self.units_of(number)
             self.decisions += [RunMerge(number, head, merge_sha, name, kind) for name, kind in units.items()]
         elif mem is not None and mem.units:
@@ -108,23 +115,24 @@ class _Decider:
 
 
 def decide_poll(cursor: TriggerCursor, pulls: Iterable[PullRequest], github: GitHubReads,
-                affected: AffectedUnits, *, complete: bool = True,
-                now: datetime | None = None) -> tuple[list[Decision], TriggerCursor]:
+                affected: AffectedUnits, *, complete: bool = True, now: datetime | None = None,
+                main_branch: str = MAIN_BRANCH) -> tuple[list[Decision], TriggerCursor]:
     """Compare polled pull requests with the cursor. `complete`: `pulls` are all the open ones, so a remembered
     one that is missing was closed (one read tells merged or not); otherwise `pulls` are those that moved, open or
-    closed. GitHub is asked only about what moved: files of a new head, reviews when updated_at changed."""
+    closed. GitHub is asked only about what moved: files of a new head, reviews when updated_at changed.
+    Only a merge into `main_branch` runs anything after the merge."""
     now = now or datetime.now(timezone.utc)
-    d = _Decider(cursor, github, affected)
+    d = _Decider(cursor, github, affected, main_branch)
     seen: set[int] = set()
     for pull in pulls:
         seen.add(pull.number)
         if pull.state != "open":
             if pull.number in d.cursor.pulls:
-                d.closed(pull.number, pull.merged, pull.merge_commit_sha, pull.head_sha)
+                d.closed(pull.number, pull.merged, pull.merge_commit_sha, pull.head_sha, pull.base_ref)
             continue
         before = d.cursor.pulls.get(pull.number)
         moved = before is None or before.updated != pull.updated_at or before.recheck
-        mem = d.head(pull.number, pull.head_sha, pull.base_sha)
+        mem = d.head(pull.number, pull.head_sha, pull.base_sha, base_ref=pull.base_ref, fork=pull.fork)
         if moved:
             d.verdicts(pull.number, mem, github.reviews(pull.number))
         mem.updated = pull.updated_at
@@ -137,25 +145,28 @@ def decide_poll(cursor: TriggerCursor, pulls: Iterable[PullRequest], github: Git
         pull = github.pull(number)
         if pull.state == "open":  # still open (listed on a page that moved under us): look again next tick
             continue
-        d.closed(number, pull.merged, pull.merge_commit_sha, pull.head_sha)
+        d.closed(number, pull.merged, pull.merge_commit_sha, pull.head_sha, pull.base_ref)
     return d.result()
 
 
 def decide_events(cursor: TriggerCursor, deliveries: Iterable[tuple[int, Any]], github: GitHubReads,
-                  affected: AffectedUnits, *, repository: str | None = None) -> tuple[list[Decision], TriggerCursor]:
-    """Apply parsed webhook events (row id, event model or None) in order; the cursor keeps the last row id."""
-    d = _Decider(cursor, github, affected)
+                  affected: AffectedUnits, *, repository: str | None = None,
+                  main_branch: str = MAIN_BRANCH) -> tuple[list[Decision], TriggerCursor]:
+    """Apply parsed webhook events (row id, event model or None) in order; the cursor keeps the last row id.
+    Only a merge into `main_branch` runs anything after the merge."""
+    d = _Decider(cursor, github, affected, main_branch)
     for row_id, event in deliveries:
         d.cursor.delivery = max(d.cursor.delivery, int(row_id))
         if event is None or (repository and getattr(event, "repository", repository).lower() != repository.lower()):
             continue
         if isinstance(event, PullRequestEvent):
             if event.action in _RUN_ON:
-                d.head(event.number, event.head_sha, event.base_sha)
+                d.head(event.number, event.head_sha, event.base_sha, base_ref=event.base_ref, fork=event.fork)
             elif event.action == "closed":
-                d.closed(event.number, event.merged, event.merge_commit_sha, event.head_sha)
+                d.closed(event.number, event.merged, event.merge_commit_sha, event.head_sha, event.base_ref)
         elif isinstance(event, ReviewEvent) and event.action in ("submitted", "dismissed"):
-            mem = d.cursor.pulls.get(event.number) or d.head(event.number, event.head_sha, "")
+            mem = d.cursor.pulls.get(event.number) or d.head(event.number, event.head_sha, "",
+                                                             base_ref=event.base_ref, fork=event.fork)
             known = [Review(r, s, c or None, None) for r, (s, c) in mem.verdicts.items()]
             state = "DISMISSED" if event.action == "dismissed" else event.state.upper()
             known = [r for r in known if r.reviewer != event.reviewer]

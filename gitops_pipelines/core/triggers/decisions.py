@@ -34,7 +34,8 @@ class AddPartition(_OfChange):
 
 @dataclass(frozen=True)
 class RunPrChecks(_OfChange):
-    """The PR-time stages of one unit at one head commit."""
+    """The PR-time stages of one unit at one head commit. `fork`: the head is in another repository, so its code
+    is not run unless gitops.yaml allows fork pull requests; `base_ref`: the branch it would merge into."""
 
     pr: int
     head_sha: str
@@ -42,6 +43,8 @@ class RunPrChecks(_OfChange):
     unit: str
     kind: str
     intent: Intent = Intent.CHECK
+    fork: bool = False
+    base_ref: str = ""
 
     @property
     def run_key(self) -> str:
@@ -87,6 +90,20 @@ class RunMerge(_OfChange):
 
 
 @dataclass(frozen=True)
+class MergedElsewhere(_OfChange):
+    """Merged into a branch that is not the deployed one (github.main_branch): nothing runs, the sensor says so."""
+
+    pr: int
+    head_sha: str
+    base_ref: str
+    main_branch: str
+
+    def explain(self) -> str:
+        return (f"#{self.pr} was merged into {self.base_ref!r}, not {self.main_branch!r}: only changes merged into "
+                f"{self.main_branch!r} are deployed, so this merge deploys nothing")
+
+
+@dataclass(frozen=True)
 class CleanUp(_OfChange):
     """Closed without merge: pending work of the change is dropped."""
 
@@ -94,6 +111,6 @@ class CleanUp(_OfChange):
     head_sha: str
 
 
-Decision = Union[AddPartition, RunPrChecks, RecordApproval, RunMerge, CleanUp]
+Decision = Union[AddPartition, RunPrChecks, RecordApproval, RunMerge, MergedElsewhere, CleanUp]
 
 

@@ -15,9 +15,9 @@ import dagster as dg
 from gitops_pipelines.core.config import GitopsConfig
 from gitops_pipelines.core.github.events import InvalidEventPayload, parse_event
 from gitops_pipelines.core.github.polling import poll_pulls
-from gitops_pipelines.core.triggers import (AddPartition, ChecksInFlight, CleanUp, Decision, RecordApproval, RunMerge,
-                                            RunPrChecks, TriggerCursor, decide_events, decide_poll, hold_merges,
-                                            units_fn)
+from gitops_pipelines.core.triggers import (AddPartition, ChecksInFlight, CleanUp, Decision, MergedElsewhere,
+                                            RecordApproval, RunMerge, RunPrChecks, TriggerCursor, decide_events,
+                                            decide_poll, hold_merges, units_fn)
 from gitops_pipelines.core.vocabulary import PR_CHECKS_JOB
 from gitops_pipelines.defs.jobs import INTENT_JOBS, build_jobs, job_selections
 from gitops_pipelines.defs.partitions import changes
@@ -42,7 +42,7 @@ def build_sensors(config: GitopsConfig, jobs: Sequence[Any] | None = None) -> dg
     jobs = list(jobs) if jobs is not None else list(build_jobs(config).values())
     selections = job_selections(config)
     affected = units_fn(config)
-    repository = config.github.repository
+    repository, main_branch = config.github.repository, config.github.main_branch
 
     @dg.sensor(name=POLL_SENSOR, jobs=jobs, minimum_interval_seconds=config.github.poll_seconds,
                default_status=dg.DefaultSensorStatus.RUNNING,
@@ -59,7 +59,8 @@ def build_sensors(config: GitopsConfig, jobs: Sequence[Any] | None = None) -> dg
             if cursor.pending_merges:
                 return sensor_result(context, [], cursor, selections)
             return dg.SkipReason(f"no pull request changed since {cursor.since}")
-        decisions, new_cursor = decide_poll(cursor, polled.pulls, gateway, affected, complete=polled.complete)
+        decisions, new_cursor = decide_poll(cursor, polled.pulls, gateway, affected, complete=polled.complete,
+                                            main_branch=main_branch)
         new_cursor.etags = {POLL_URL: polled.etag} if polled.etag else {}
         new_cursor.since = polled.since
         return sensor_result(context, decisions, new_cursor, selections)
@@ -85,7 +86,7 @@ def build_sensors(config: GitopsConfig, jobs: Sequence[Any] | None = None) -> dg
                 context.log.warning(f"webhook delivery {row.delivery_id} ({row.event}) skipped: {exc}")
                 events.append((row.id, None))
         decisions, new_cursor = decide_events(cursor, events, github.gateway(context.log.debug), affected,
-                                              repository=repository)
+                                              repository=repository, main_branch=main_branch)
         return sensor_result(context, decisions, new_cursor, selections)
 
     return dg.Definitions(sensors=[poll_sensor, webhook_sensor])
@@ -114,6 +115,8 @@ def sensor_result(context: dg.SensorEvaluationContext, decisions: Iterable[Decis
                 runs.append(request)
         elif isinstance(decision, RecordApproval):
             events.append(approval_event(decision))
+        elif isinstance(decision, MergedElsewhere):
+            context.log.info(decision.explain())
         elif isinstance(decision, CleanUp):
             cancelled = _cancel_pending(context.instance, decision.partition_key)
             context.log.info(f"#{decision.pr} closed without merge: {cancelled} queued run(s) cancelled")
@@ -129,7 +132,8 @@ def run_request(decision: RunPrChecks | RunMerge, selections: dict[str, list[dg.
     if not assets:
         return None
     if isinstance(decision, RunPrChecks):
-        tags = change_tags(decision.head_sha, decision.base_sha, f"github pull request #{decision.pr}")
+        tags = change_tags(decision.head_sha, decision.base_sha, f"github pull request #{decision.pr}",
+                           fork=decision.fork, base_ref=decision.base_ref or None)
     else:
         tags = change_tags(decision.head_sha, None, f"github merge of #{decision.pr}")
         if decision.merge_sha:

@@ -32,7 +32,8 @@ def list_pulls(ctx: Ctx) -> Answer:
     pulls = [pr for pr in ctx.repo.pulls.values() if state == "all" or pr.state == state]
     if "head" in ctx.query:
         owner, _, branch = ctx.query["head"].rpartition(":")
-        pulls = [pr for pr in pulls if pr.head == branch and (not owner or owner.lower() == ctx.repo.owner.lower())]
+        pulls = [pr for pr in pulls
+                 if pr.head == branch and (not owner or owner.lower() == ctx.repo.head_owner(pr).lower())]
     if "base" in ctx.query:
         pulls = [pr for pr in pulls if pr.base == ctx.query["base"]]
     sort = ctx.query.get("sort", "created")
@@ -50,11 +51,12 @@ def get_pull(ctx: Ctx) -> Answer:
 
 
 def create_pull(ctx: Ctx) -> Answer:
-    """`POST /pulls`: open a pull request from a branch of this repository as the token's user (RepoState.open_pull,
-    which sends pull_request.opened). Converting an issue (`issue`) and cross-repository heads are not emulated."""
+    """`POST /pulls`: open a pull request as the token's user (RepoState.open_pull, which sends
+    pull_request.opened) from a branch of this repository, or of a fork: `head: "owner:branch"` (a fork of this
+    repository owned by owner) or `head_repo: "owner/name"`. Converting an issue (`issue`) is not emulated."""
     data = ctx.json()
     typed(data, "PullRequest", ("title", str), ("head", str), ("base", str), ("body", str), ("draft", bool),
-          ("maintainer_can_modify", bool))
+          ("maintainer_can_modify", bool), ("head_repo", str))
     if data.get("issue") is not None:
         raise ApiError(422, validation_failed("PullRequest", "issue", "custom",
                                               "the emulator does not convert issues into pull requests"))
@@ -65,22 +67,38 @@ def create_pull(ctx: Ctx) -> Answer:
     repo, git = ctx.repo, ctx.repo.git
     owner, _, head = data["head"].rpartition(":")
     base = data["base"]
-    if owner and owner.lower() != repo.owner.lower():
-        raise ApiError(422, validation_failed("PullRequest", "head", "invalid"))
-    head_sha, base_sha = git.resolve(f"refs/heads/{head}"), git.resolve(f"refs/heads/{base}")
+    source = _head_source(ctx, owner, data.get("head_repo"))
+    head_sha, base_sha = repo.fetch_head(source, head), git.resolve(f"refs/heads/{base}")
     if not head_sha:
         raise ApiError(422, validation_failed("PullRequest", "head", "invalid"))
     if not base_sha:
         raise ApiError(422, validation_failed("PullRequest", "base", "invalid"))
-    if any(pr.state == "open" and pr.head == head and pr.base == base for pr in repo.pulls.values()):
+    if any(pr.state == "open" and pr.head == head and pr.base == base and repo.head_repo(pr) is source
+           for pr in repo.pulls.values()):
         raise ApiError(422, validation_failed("PullRequest", "", "custom",
-                                              f"A pull request already exists for {repo.owner}:{head}."))
+                                              f"A pull request already exists for {source.owner}:{head}."))
     if git.count(head_sha, base_sha) == 0:
         raise ApiError(422, validation_failed("PullRequest", "", "custom", f"No commits between {base} and {head}"))
     number = repo.open_pull(head, data["title"], data.get("body"), base, user=ctx.login,
-                            draft=bool(data.get("draft", False)))
+                            draft=bool(data.get("draft", False)), head_repo=source.full_name)
     body = pull_request(repo, repo.pull(number))
     return Answer(body, 201, {"Location": body["url"]})
+
+
+def _head_source(ctx: Ctx, owner: str, head_repo: str | None):
+    """The repository a new pull request's head is in: head_repo, else the fork of this repository that owner owns
+    (else owner's repository of the same name), else this repository. 422 for one the emulator does not have."""
+    repo, state = ctx.repo, ctx.state
+    if head_repo:
+        found = state.repo(*head_repo.split("/", 1)) if "/" in head_repo else None
+    elif owner and owner.lower() != repo.owner.lower():
+        forks = [r for r in state.repos.values() if r.owner.lower() == owner.lower() and r.parent is repo]
+        found = forks[0] if forks else state.repo(owner, repo.name)
+    else:
+        found = repo
+    if found is None:
+        raise ApiError(422, validation_failed("PullRequest", "head", "invalid"))
+    return found
 
 
 def update_pull(ctx: Ctx) -> Answer:
@@ -158,7 +176,7 @@ def _merge_message(ctx: Ctx, pr, method: str, data: dict) -> str | None:
     if method == "rebase":
         return None
     if method == "merge":
-        title = f"Merge pull request #{pr.number} from {ctx.repo.owner}/{pr.head}"
+        title = f"Merge pull request #{pr.number} from {ctx.repo.head_owner(pr)}/{pr.head}"
         detail = pr.issue.title
     else:
         title = f"{pr.issue.title} (#{pr.number})"
