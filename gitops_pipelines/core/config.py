@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -11,13 +12,17 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from gitops_pipelines.core.errors import ConfigError
+from gitops_pipelines.core.redact import Redactor, looks_secret
 
 # `Fixes #12` and friends: how a pull request names the work item (issue) it belongs to.
 WORK_ITEM_PATTERNS = (r"(?i)\b(?:fixes|closes|resolves|refs)\s+#(\d+)",)
 
 DEFAULT_CONFIG = "gitops.yaml"
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+ALLOW_ENV_KEY = "allow_env"  # secret-looking variables `${VAR}` may read
 _NAME = r"^[a-z0-9][a-z0-9_-]*$"
+# one environment variable, named exactly: what reaches Terraform is a list a reviewer can read, never a pattern
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # a GitHub login (`alice`) or a team (`acme/platform`)
 _APPROVER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:/[A-Za-z0-9][A-Za-z0-9_.-]*)?")
 
@@ -30,30 +35,51 @@ class TerraformSettings(_Strict):
     binary: str = "terraform"
     provider_mirror: str | None = None
     lock_timeout: str = "30s"
+    pass_env: list[str] = Field(
+        default_factory=list, description="exact names of further variables of this process that every Terraform "
+                                          "process gets, beside terraform.PROCESS_ENV_ALLOWLIST (no patterns)")
+
+    @field_validator("pass_env")
+    @classmethod
+    def _exact_names(cls, names: list[str]) -> list[str]:
+        return _env_names(names)
 
 
 class PlanStoreSettings(_Strict):
     url: str = ".gitops/plans"
 
 
+# `credentials` (and `plan_credentials`): names of variables of this process, passed under the same name, or a
+# mapping {name Terraform sees: name in this process}, so that e.g. AWS_ACCESS_KEY_ID (the only name the AWS
+# provider reads) can come from TEST_PLAN_AWS_ACCESS_KEY_ID for one target and PROD_AWS_ACCESS_KEY_ID for another.
+Credentials = list[str] | dict[str, str]
+# which of an environment's credentials a Terraform process gets: `deploy` for applies, `plan` for plans that
+# must not hold them (made at PR time on unmerged code, and drift); `plan` falls back to `deploy` when unset
+CredentialSet = Literal["deploy", "plan"]
+
+
 class RunSettings(_Strict):
     """What every Terraform process of one target gets: environment, credentials, variables."""
 
     env: dict[str, str] = Field(default_factory=dict)
-    credentials: list[str] = Field(default_factory=list, description="names of environment variables passed through")
+    credentials: Credentials = Field(
+        default_factory=list, description="variables of this process passed to Terraform: a list of names, or "
+                                          "{name Terraform sees: name in this process}")
     variables: dict[str, Any] = Field(default_factory=dict)
     var_files: list[str] = Field(default_factory=list)
 
-    def process_env(self) -> dict[str, str]:
-        """The variables to add to a Terraform process: `env` plus the named credentials from this process."""
-        out = dict(self.env)
-        for name in self.credentials:
-            if name in os.environ:
-                out[name] = os.environ[name]
-        return out
+    @field_validator("credentials", mode="before")
+    @classmethod
+    def _credential_names(cls, value: Any) -> Any:
+        return _check_credentials(value)
 
-    def secret_values(self) -> list[str]:
-        return [os.environ[name] for name in self.credentials if os.environ.get(name)]
+    def process_env(self, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+        """What this target adds to a Terraform process: `env`, then the credentials read from environ
+        (default: this process's environment); a credential that is not set is left out."""
+        return {**self.env, **_read_credentials(self.credentials, environ)}
+
+    def secret_values(self, environ: Mapping[str, str] | None = None) -> list[str]:
+        return [v for v in _read_credentials(self.credentials, environ).values() if v]
 
 
 class ApprovalSettings(_Strict):
@@ -80,6 +106,31 @@ class EnvironmentConfig(RunSettings):
     approver_must_review: bool = Field(
         default=True, description="a UI approval (release, manual deploy) also needs that person's approving GitHub "
                                   "review of the change's head, so GitHub proves who typed the name")
+    plan_credentials: Credentials | None = Field(
+        default=None, description="credentials for plans (a read-only role, say), in the form of `credentials`; they "
+                                  "still need to write the state lock. Unset: plans use `credentials`")
+    plan_env: dict[str, str] = Field(default_factory=dict, description="merged over `env` for plans")
+
+    @field_validator("plan_credentials", mode="before")
+    @classmethod
+    def _plan_credential_names(cls, value: Any) -> Any:
+        return None if value is None else _check_credentials(value)
+
+    def process_env(self, environ: Mapping[str, str] | None = None, *,
+                    credentials: CredentialSet = "deploy") -> dict[str, str]:
+        """What this environment adds to a Terraform process: for `plan`, `env` and `plan_env` with the plan
+        credentials (the deploy ones when it names none); for `deploy`, `env` with the deploy credentials."""
+        if credentials == "deploy":
+            return super().process_env(environ)
+        if credentials != "plan":
+            raise ValueError(f"credentials must be 'deploy' or 'plan', not {credentials!r}")
+        chosen = self.credentials if self.plan_credentials is None else self.plan_credentials
+        return {**self.env, **self.plan_env, **_read_credentials(chosen, environ)}
+
+    def secret_values(self, environ: Mapping[str, str] | None = None) -> list[str]:
+        """The values of both credential sets, so that either one is masked wherever it shows up."""
+        plan = _read_credentials(self.plan_credentials or [], environ)
+        return [*super().secret_values(environ), *(v for v in plan.values() if v)]
 
     @field_validator("approvers")
     @classmethod
@@ -117,10 +168,28 @@ class PolicySettings(_Strict):
     rego_dir: str | None = Field(default=None, description="folder of *.rego files (query data.gitops.deny)")
 
 
+class SecuritySettings(_Strict):
+    """What the static check (core/security) lets a unit's code reach before any init, plan or apply."""
+
+    providers: list[str] | None = Field(
+        default=None, description="provider source addresses or globs (registry.terraform.io/hashicorp/aws); "
+                                  "unset: the providers in the base branch's lock files")
+    module_sources: list[str] = Field(
+        default_factory=list, description="globs of remote module sources allowed besides local paths and release "
+                                          "tags of this repository's module units (`*` also matches `/`)")
+    # here, not on the unit: units are read from the commit under test, which must not grant itself this
+    allow_provisioners: dict[str, list[Literal["local-exec", "remote-exec", "file"]]] = Field(
+        default_factory=dict, description="unit name -> provisioner types its code (and the local modules it "
+                                          "sources) may use; they run on the runner with its credentials")
+
+
 class GitHubSettings(_Strict):
     repository: str = Field(pattern=r"^[\w.-]+/[\w.-]+$")
     api_url: str = "https://api.github.com"
     main_branch: str = "main"
+    allow_fork_prs: bool = Field(
+        default=False, description="plan and test pull requests from forks: their code then runs on the runner "
+                                   "with the environments' credentials")
     token_env: str = "GITHUB_TOKEN"
     poll_seconds: int = Field(default=30, ge=1, description="how often the pull-request sensor polls GitHub")
     work_item_patterns: list[str] = Field(default_factory=lambda: list(WORK_ITEM_PATTERNS))
@@ -137,8 +206,15 @@ class GitopsConfig(_Strict):
     units: list[UnitConfig] = Field(min_length=1)
     drift: DriftSettings = Field(default_factory=DriftSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
     github: GitHubSettings | None = None
+    allow_env: list[str] = Field(default_factory=list,
+                                 description="secret-looking environment variables `${VAR}` may read (read first)")
+    rules_owners: list[str] = Field(
+        default_factory=list, description="GitHub logins (or org/team) whose approval a change to the rules needs")
     root: Path = Field(default=Path("."), exclude=True, description="the folder gitops.yaml lives in")
+    rules_root: Path | None = Field(default=None, exclude=True,
+                                    description="where the rules were read (main's checkout); None: root")
     source: str = Field(default=DEFAULT_CONFIG, exclude=True)
 
     @field_validator("environments")
@@ -191,6 +267,11 @@ class GitopsConfig(_Strict):
             file=self.source, field="environments",
         )
 
+    @property
+    def policy_root(self) -> Path:
+        """The folder the policy files are read from: main's checkout, never the change's."""
+        return self.rules_root or self.root
+
     def unit_environments(self, unit: UnitConfig) -> list[EnvironmentConfig]:
         """A project's environments in promotion order; a module has none."""
         if unit.kind == "module":
@@ -218,6 +299,33 @@ def _no_duplicates(names: list[str], what: str) -> None:
         seen.add(name)
 
 
+def _env_names(names: list[str]) -> list[str]:
+    for name in names:
+        if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not the exact name of an environment variable (patterns such as AWS_* "
+                             "are not allowed: list each name)")
+    return names
+
+
+def _check_credentials(value: Any) -> Any:
+    """A list of names, or a mapping {name Terraform sees: name in this process}; every name exact."""
+    if isinstance(value, dict):
+        _env_names([*value, *value.values()])
+    elif isinstance(value, list):
+        _env_names(value)
+    else:
+        raise ValueError("must be a list of variable names, or a mapping {name Terraform sees: name in this process} "
+                         f"(got {value!r})")
+    return value
+
+
+def _read_credentials(credentials: Credentials, environ: Mapping[str, str] | None) -> dict[str, str]:
+    """{name Terraform sees: value} for the credentials set in environ (default: this process's environment)."""
+    source = os.environ if environ is None else environ
+    pairs = credentials.items() if isinstance(credentials, dict) else ((name, name) for name in credentials)
+    return {target: source[name] for target, name in pairs if name in source}
+
+
 def resolve_config_path(explicit: str | os.PathLike | None = None) -> Path:
     """--config, else $GITOPS_CONFIG, else ./gitops.yaml."""
     return Path(explicit or os.environ.get("GITOPS_CONFIG") or DEFAULT_CONFIG)
@@ -241,11 +349,16 @@ def load_config(path: str | os.PathLike | None = None, environ: dict[str, str] |
         raise ConfigError(f"{where}not valid YAML ({getattr(exc, 'problem', exc)})", file=source) from None
     if not isinstance(raw, dict):
         raise ConfigError("must be a mapping with at least `environments` and `units`", file=source)
-    raw = _substitute(raw, os.environ if environ is None else environ, source, "")
+    allowed = raw.get(ALLOW_ENV_KEY) or []
+    if not isinstance(allowed, list) or not all(isinstance(n, str) for n in allowed):
+        raise ConfigError("must be a list of environment variable names", file=source, field=ALLOW_ENV_KEY)
+    expanded: list[str] = []
+    raw = _substitute(raw, os.environ if environ is None else environ, source, "", set(allowed), expanded)
     try:
         config = GitopsConfig.model_validate({**raw, "root": cfg_path.resolve().parent, "source": source})
     except ValidationError as exc:
-        raise _config_error(exc, source) from None
+        # a message must never show what ${VAR} expanded to (pydantic echoes the input it rejects)
+        raise _config_error(exc, source, Redactor(expanded)) from None
     for i, unit in enumerate(config.units):
         if not config.unit_dir(unit).is_dir():
             raise ConfigError(
@@ -255,25 +368,32 @@ def load_config(path: str | os.PathLike | None = None, environ: dict[str, str] |
     return config
 
 
-def _substitute(value: Any, environ, source: str, where: str) -> Any:
+def _substitute(value: Any, environ, source: str, where: str, allowed: set[str], expanded: list[str]) -> Any:
+    """`${VAR}` filled from environ; a variable whose name looks secret only when `allow_env` lists it."""
     if isinstance(value, dict):
-        return {k: _substitute(v, environ, source, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        return {k: _substitute(v, environ, source, f"{where}.{k}" if where else str(k), allowed, expanded)
+                for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, environ, source, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [_substitute(v, environ, source, f"{where}[{i}]", allowed, expanded) for i, v in enumerate(value)]
     if isinstance(value, str):
         def fill(m: re.Match) -> str:
             if m.group(0) == "$$":
                 return "$"
             name = m.group(1)
+            if looks_secret(name) and name not in allowed:
+                raise ConfigError(f"${{{name}}} names a secret-looking variable; list it under `{ALLOW_ENV_KEY}` "
+                                  "if gitops.yaml really must read it (credentials are passed by name instead: "
+                                  "`credentials: [NAME]`)", file=source, field=where)
             if name not in environ:
                 raise ConfigError(f"environment variable {name} is not set (write $${{{name}}} for a literal)",
                                   file=source, field=where)
+            expanded.append(environ[name])
             return environ[name]
         return _VAR.sub(fill, value)
     return value
 
 
-def _config_error(exc: ValidationError, source: str) -> ConfigError:
+def _config_error(exc: ValidationError, source: str, redact: Redactor) -> ConfigError:
     messages = []
     first_field = None
     for err in exc.errors():
@@ -288,7 +408,7 @@ def _config_error(exc: ValidationError, source: str) -> ConfigError:
             msg = str(err["msg"]).removeprefix("Value error, ")
         # the first field goes into ConfigError.field (and so leads the text); later ones name their own field
         messages.append(f"{field}: {msg}" if field and messages else msg)
-    return ConfigError("; ".join(messages), file=source, field=first_field)
+    return ConfigError(redact("; ".join(messages)), file=source, field=first_field)
 
 
 def _loc(loc: tuple) -> str:

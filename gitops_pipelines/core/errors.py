@@ -90,3 +90,15 @@ class LockFileChanged(PlanBindingMismatch):
         self.plan_id = plan_id
         self.providers = providers  # source addresses, e.g. registry.terraform.io/hashicorp/aws
         super().__init__(message)
+
+
+class CodeRefused(GitopsError):
+    """The static check refused a unit's code before Terraform ran it: it would execute programs on the runner or
+    reach providers or modules that are not allowed. Blocks like a policy deny; the message lists each finding."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, unit: str, findings: tuple = ()):
+        self.unit = unit
+        self.findings = findings  # the StaticFinding of each refusal
+        super().__init__(message)

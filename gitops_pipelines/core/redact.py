@@ -10,10 +10,15 @@ _SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE|CREDENTIAL|SESS
 MIN_SECRET_LEN = 4  # shorter values would mask ordinary words
 
 
+def looks_secret(name: str) -> bool:
+    """A variable whose name says it holds a secret (TOKEN, SECRET, PASSWORD, ..._KEY, TF_VAR_*)."""
+    return bool(_SECRET_NAME.search(name))
+
+
 def secret_env_values(env: Mapping[str, str], extra_names: Iterable[str] = ()) -> list[str]:
     """Values of variables whose names say they are secret, plus those named explicitly."""
     names = set(extra_names)
-    return [v for k, v in env.items() if v and (k in names or _SECRET_NAME.search(k))]
+    return [v for k, v in env.items() if v and (k in names or looks_secret(k))]
 
 
 class Redactor:

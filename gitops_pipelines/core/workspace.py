@@ -32,9 +32,10 @@ class Workspace:
         if self.runner is None:
             tf = self.config.terraform
             self.runner = TerraformRunner(binary=tf.binary, provider_mirror=tf.provider_mirror or None, log=self.log,
-                                          redactor=Redactor(self._all_secrets()))
+                                          redactor=Redactor(self._all_secrets()), pass_env=tuple(tf.pass_env))
 
     def _all_secrets(self) -> list[str]:
+        """Every target's credential values, plan credentials included, masked in whatever any stage prints."""
         values: list[str] = []
         for settings in [*self.config.environments, self.config.ephemeral]:
             values += settings.secret_values()
@@ -95,21 +96,26 @@ class Workspace:
 
 
 def open_workspace(config_path: str | Path, *, plan_key: str | None = None, plan_store_url: str | None = None,
-                   log: Callable[[str], None] | None = None, commit: str | None = None) -> Workspace:
-    """A Workspace for gitops.yaml; plan_key is the GITOPS_PLAN_KEY value (None: the core's own lookup).
+                   log: Callable[[str], None] | None = None, commit: str | None = None,
+                   rules_commit: str | None = None) -> Workspace:
+    """A Workspace for gitops.yaml; plan_key is the GITOPS_PLAN_KEY value (None: the development key file).
 
-    With `commit`, the stages run on a checkout of exactly that commit, while the plan store (and its development
-    key) stay where the repository's own gitops.yaml says, so every commit's plans land in one store."""
+    With `commit`, the units' code is that commit's; the rules (every other setting, and the policy files) are
+    those of `rules_commit` (the tip of main), else of gitops.yaml as it is at config_path, never the commit's own
+    (core/rules.py). The plan store stays where the repository's own gitops.yaml says, so every commit's plans
+    land in one store."""
     from gitops_pipelines.core.checkout import at_commit
     from gitops_pipelines.core.config import load_config
     from gitops_pipelines.core.plan_store import open_plan_store
     from gitops_pipelines.core.plan_store.keys import key_from_setting
+    from gitops_pipelines.core.rules import judged_config
 
     home = load_config(config_path)
     key = key_from_setting(plan_key.strip()) if plan_key and plan_key.strip() else None
     if not commit and not plan_store_url:  # the store opens on first use: `config check` writes no key file
         return Workspace(home, log=log, plan_key=key)
-    config = load_config(at_commit(Path(config_path), commit)) if commit else home
+    rules = load_config(at_commit(Path(config_path), rules_commit)) if rules_commit else home
+    config = judged_config(rules, at_commit(Path(config_path), commit)) if commit else rules
     store = open_plan_store(plan_store_url or home.plan_store.url, home.root, key=key,
                             warn=log or (lambda message: None))
     return Workspace(config, log=log, _store=store)

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from gitops_pipelines.core.config import GitopsConfig, load_config
 from gitops_pipelines.core.checkout import repository_root
+from gitops_pipelines.core.errors import UsageError
 from gitops_pipelines.core.promotion.commits import main_commit
 from gitops_pipelines.core.workspace import Workspace, open_workspace
 
@@ -36,4 +37,14 @@ class GitopsResource(dg.ConfigurableResource):
         `context.log.info` so each Terraform line shows in the run as it comes."""
         sink = None if log is None else (lambda line: log(line) if line.strip() else None)  # blank lines: no events
         return open_workspace(self.config_path, plan_key=self.plan_key, plan_store_url=self.plan_store_url, log=sink,
-                              commit=commit)
+                              commit=commit, rules_commit=self.rules_commit() if commit else None)
+
+    def rules_commit(self) -> str | None:
+        """The commit whose gitops.yaml and policies judge every change: the tip of main. A repository without a
+        `github:` section and without a main branch is judged by the working copy's rules."""
+        try:
+            return self.main_commit()
+        except UsageError:
+            if self.load_config().github is not None:
+                raise
+            return None

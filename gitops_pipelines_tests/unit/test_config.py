@@ -202,3 +202,34 @@ def test_an_approver_that_is_no_github_login_or_team_is_named(tmp_path):
         load_config(path, environ=ENVIRON)
     assert caught.value.field == "environments[1].approvers"
     assert "'bob smith' is not a GitHub login (alice) or team (acme/platform)" in str(caught.value)
+
+
+def test_a_secret_looking_variable_expands_only_when_allowed_and_never_shows_in_errors(tmp_path):
+    token = "ghp_verysecretvalue123"
+    leaky = GOOD.replace("auto_apply: true", "auto_apply: ${GITHUB_TOKEN}")
+    with pytest.raises(ConfigError, match="secret-looking variable; list it under `allow_env`") as caught:
+        load_config(_write(tmp_path, leaky), environ={**ENVIRON, "GITHUB_TOKEN": token})
+    assert caught.value.field == "environments[0].auto_apply"
+    allowed = "allow_env: [GITHUB_TOKEN]\n" + leaky
+    with pytest.raises(ConfigError) as caught:  # allowed, expanded, then rejected as not a boolean
+        load_config(_write(tmp_path, allowed), environ={**ENVIRON, "GITHUB_TOKEN": token})
+    assert "auto_apply" in str(caught.value) and token not in str(caught.value)
+
+
+def test_credentials_take_names_or_a_mapping_and_pass_env_takes_exact_names(tmp_path):
+    mapped = GOOD.replace("  - name: prod\n", "  - name: prod\n    credentials: {AWS_ACCESS_KEY_ID: PROD_KEY_ID}\n"
+                          "    plan_credentials: {AWS_ACCESS_KEY_ID: PROD_PLAN_KEY_ID}\n    plan_env: {AWS_REGION: x}\n")
+    prod = load_config(_write(tmp_path, mapped), environ=ENVIRON).environment("prod")
+    assert prod.credentials == {"AWS_ACCESS_KEY_ID": "PROD_KEY_ID"}
+    assert prod.plan_credentials == {"AWS_ACCESS_KEY_ID": "PROD_PLAN_KEY_ID"} and prod.plan_env == {"AWS_REGION": "x"}
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, "terraform: {pass_env: [PATH_EXTRA, 'AWS_*']}\n" + GOOD), environ=ENVIRON)
+    assert caught.value.field == "terraform.pass_env"
+    assert "'AWS_*' is not the exact name of an environment variable" in str(caught.value)
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, GOOD.replace("  - name: prod\n", "  - name: prod\n    credentials: AWS_KEY\n")),
+                    environ=ENVIRON)
+    assert caught.value.field == "environments[1].credentials"
+    assert "must be a list of variable names, or a mapping" in str(caught.value)

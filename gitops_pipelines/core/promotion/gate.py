@@ -14,7 +14,8 @@ from gitops_pipelines.core.config import GitopsConfig, UnitConfig
 from gitops_pipelines.core.errors import GateRefused
 from gitops_pipelines.core.github.approvals import RequiredApprovals, decide_required
 from gitops_pipelines.core.github.models import Review
-from gitops_pipelines.core.vocabulary import (APPROVAL, EPHEMERAL_TEST, PLAN, POLICY, PR_CHECKS_JOB, SYNTAX, WORK_ITEM,
+from gitops_pipelines.core.vocabulary import (APPROVAL, EPHEMERAL_TEST, PLAN, POLICY, PR_CHECKS_JOB, RULES, SYNTAX,
+                                              WORK_ITEM,
                                               plan_stage)
 
 HEAD = "head"  # the condition of a gate asked about a change whose merged head nobody knows
@@ -48,6 +49,8 @@ class GateInputs:
     plan_head_sha: str | None  # the head SHA the plan is bound to
     plan_commit: str | None  # the commit the plan was made on (the merge commit when planned after the merge)
     plan_required: bool = True  # False only for what applies no plan (a module's release)
+    rules_changed: bool = False  # the change edits the rules it is judged by (recorded at PR time)
+    rules_owners: tuple[str, ...] = ()  # whose approving review of the head such a change needs
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ def evaluate_gate(inputs: GateInputs) -> GateVerdict:
     tally = decide_required(inputs.reviews, inputs.head_sha, required=inputs.approvals_required,
                             author=inputs.author)
     refusals = [r for r in (_stage_refusal(inputs, name) for name in inputs.required_stages) if r]
-    refusals += [r for r in (_approval_refusal(inputs, tally),
+    refusals += [r for r in (_approval_refusal(inputs, tally), _rules_refusal(inputs, tally),
                              _plan_refusal(inputs) if inputs.plan_required else None) if r]
     return GateVerdict(passed=not refusals, refusals=tuple(refusals), approvers=tally.approvers, **verdict)
 
@@ -173,6 +176,19 @@ def _approval_refusal(inputs: GateInputs, tally: RequiredApprovals) -> GateRefus
         todo.append(f"ask {', '.join(tally.blocked_by)} to approve {head} or dismiss their review")
     return GateRefusal(APPROVAL, f"{_where(inputs)}: {inputs.change} is not approved: {'; '.join(problems)}",
                        " and ".join(todo))
+
+
+def _rules_refusal(inputs: GateInputs, tally: RequiredApprovals) -> GateRefusal | None:
+    """A change to the rules needs a rules owner among the approvers of its head (teams are not resolved)."""
+    if not inputs.rules_changed:
+        return None
+    owners = {o.casefold() for o in inputs.rules_owners if "/" not in o}
+    if owners & {a.casefold() for a in tally.approvers}:
+        return None
+    listed = ", ".join(inputs.rules_owners) or "nobody (set rules_owners in gitops.yaml on main)"
+    return GateRefusal(RULES, f"{_where(inputs)}: {inputs.change} edits the rules it is judged by (see its rules "
+                              f"check) and no rules owner approved {_short(inputs.head_sha)}",
+                       f"ask one of {listed} to review and approve the head")
 
 
 def _plan_refusal(inputs: GateInputs) -> GateRefusal | None:

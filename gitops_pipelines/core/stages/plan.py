@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from dataclasses import asdict
@@ -11,11 +12,12 @@ from dataclasses import asdict
 from pydantic import BaseModel
 
 from gitops_pipelines.core.changes.source import source_hash
-from gitops_pipelines.core.config import EnvironmentConfig, UnitConfig
+from gitops_pipelines.core.config import CredentialSet, EnvironmentConfig, UnitConfig
 from gitops_pipelines.core.git import head_sha as git_head_sha
 from gitops_pipelines.core.plan_store import PlanBinding, PlanRecord
 from gitops_pipelines.core.policy import PolicyReport, evaluate
 from gitops_pipelines.core.workspace import LOCK_FILE, Workspace
+from gitops_pipelines.core.security import check_code
 
 
 class PlanResult(BaseModel):
@@ -39,30 +41,49 @@ class PlanResult(BaseModel):
 def check_policy(ws: Workspace, plan_json: dict, environment: str) -> PolicyReport:
     """The security policy verdict on one plan: built-in rules plus the repository's Rego policies."""
     settings = ws.config.policy
-    rego_dir = (ws.config.root / settings.rego_dir) if settings.rego_dir else None
+    rego_dir = (ws.config.policy_root / settings.rego_dir) if settings.rego_dir else None
     return evaluate(plan_json, environment, allow=set(settings.allow), rego_dir=rego_dir)
 
 
-def init_for(ws: Workspace, unit: UnitConfig, env: EnvironmentConfig, unit_dir: Path | None = None) -> Path:
-    """Initialise the unit against the environment's backend in its own data folder; returns that folder."""
+def stage_env(ws: Workspace, unit: UnitConfig, env: EnvironmentConfig, credentials: CredentialSet) -> dict[str, str]:
+    """What the environment adds to each Terraform process of a stage: its `plan` or `deploy` credentials."""
+    if credentials == "plan" and env.plan_credentials is None and env.credentials and ws.log is not None:
+        ws.log(f"{unit.name}/{env.name}: this plan runs with the deploy credentials, because environment "
+               f"{env.name!r} names no plan_credentials; set them in gitops.yaml (a read-only role, say) to keep "
+               "deploy credentials away from code that is not merged yet")
+    return env.process_env(credentials=credentials)
+
+
+def init_for(ws: Workspace, unit: UnitConfig, env: EnvironmentConfig, unit_dir: Path | None = None, *,
+             run_env: Mapping[str, str] | None = None) -> Path:
+    """Initialise the unit against the environment's backend in its own data folder; returns that folder.
+
+    run_env: what the stage's Terraform processes get (default: the deploy credentials)."""
     data_dir = ws.data_dir(unit, env.name)
     ws.runner.init(unit_dir or ws.unit_dir(unit), data_dir=data_dir, backend_config=ws.backend_config(unit, env),
-                   env=env.process_env())
+                   env=env.process_env() if run_env is None else run_env)
     return data_dir
 
 
 def plan(ws: Workspace, unit: UnitConfig, env_name: str, change: str | None = None, *,
-         head_sha: str | None = None, base_sha: str | None = None) -> PlanResult:
-    """init, `plan -out -detailed-exitcode -lock-timeout`, `show -json`, rendered text; stored by content hash."""
+         head_sha: str | None = None, base_sha: str | None = None,
+         credentials: CredentialSet = "plan") -> PlanResult:
+    """init, `plan -out -detailed-exitcode -lock-timeout`, `show -json`, rendered text; stored by content hash.
+
+    credentials: `plan` (the default) runs Terraform with the environment's plan_credentials (its deploy ones when
+    it names none); that is what a plan made at PR time, on code not merged yet, must use. `deploy` is for a
+    caller that plans merged code and wants the deploy credentials (a plan after the merge may use either)."""
+    check_code(ws.config, unit)  # before `init` downloads and runs anything the change names
     env = ws.project_environment(unit, env_name)
     unit_dir = ws.unit_dir(unit)
-    data_dir = init_for(ws, unit, env, unit_dir)
+    process_env = stage_env(ws, unit, env, credentials)
+    data_dir = init_for(ws, unit, env, unit_dir, run_env=process_env)
     with tempfile.TemporaryDirectory(prefix="gitops-plan-") as tmp, ws.var_files(unit_dir, env) as var_files:
         planfile = Path(tmp) / "plan.tfplan"
-        ws.runner.plan(unit_dir, planfile, data_dir=data_dir, env=env.process_env(), var_files=var_files,
+        ws.runner.plan(unit_dir, planfile, data_dir=data_dir, env=process_env, var_files=var_files,
                        lock_timeout=ws.config.terraform.lock_timeout)
-        plan_json = ws.runner.show_json(unit_dir, planfile, data_dir=data_dir, env=env.process_env())
-        text = ws.runner.show_text(unit_dir, planfile, data_dir=data_dir, env=env.process_env())
+        plan_json = ws.runner.show_json(unit_dir, planfile, data_dir=data_dir, env=process_env)
+        text = ws.runner.show_text(unit_dir, planfile, data_dir=data_dir, env=process_env)
         # as `init` left it (written by it when the repository commits none): sealed with the plan, so the
         # apply, on whatever checkout it runs, uses the very providers this plan was made with
         lock_file = _read(unit_dir / LOCK_FILE)
@@ -79,7 +100,7 @@ def plan(ws: Workspace, unit: UnitConfig, env_name: str, change: str | None = No
     stored = ws.store.get(record.plan_id)
     report = check_policy(ws, stored.plan_json(), env.name)
     return PlanResult(record=record, text=stored.text(), policy_passed=report.passed,
-                      policy_markdown=report.markdown(), violations=[asdict(v) for v in report.violations])
+                      policy_markdown=report.markdown(ws.runner.redactor), violations=[asdict(v) for v in report.violations])
 
 
 def _read(path: Path) -> bytes | None:

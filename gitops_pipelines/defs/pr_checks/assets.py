@@ -5,13 +5,15 @@ import dagster as dg
 
 from gitops_pipelines.core import stages as core
 from gitops_pipelines.core.config import UnitConfig
-from gitops_pipelines.core.vocabulary import EPHEMERAL_TEST, SYNTAX, WORK_ITEM, Stage
+from gitops_pipelines.core.promotion.commits import deploys_nothing
+from gitops_pipelines.core.rules import rules_change
+from gitops_pipelines.core.vocabulary import EPHEMERAL_TEST, RULES_CHANGED, SYNTAX, WORK_ITEM, Stage
 from gitops_pipelines.defs.keys import key
 from gitops_pipelines.defs.lineage import record_failure
 from gitops_pipelines.defs.partitions import changes
 from gitops_pipelines.defs.pr_checks.reporting import reporting
 from gitops_pipelines.defs.refusals import refusals
-from gitops_pipelines.defs.run_tags import run_commits
+from gitops_pipelines.defs.run_tags import refuse_untrusted, run_commits
 from gitops_pipelines.resources import GitopsResource
 from gitops_pipelines.resources.github import OptionalGitHub
 
@@ -22,20 +24,29 @@ def syntax_asset(unit: UnitConfig) -> dg.AssetsDefinition:
     def _syntax(context: dg.AssetExecutionContext, gitops: GitopsResource,
                 github: OptionalGitHub) -> dg.MaterializeResult:
         with refusals():
-            head = run_commits(context, github).head_sha
+            commits = run_commits(context, github)
+            head = commits.head_sha
+            refuse_untrusted(context, github, gitops, unit.name, Stage(SYNTAX), commits)  # before any checkout
             ws = gitops.workspace(context.log.info, head)
         with reporting(context, github, ws.config, unit.name, Stage(SYNTAX), head) as report, refusals():
+            rules = rules_change(ws.config)
+            report.rules(rules)
             result = core.syntax(ws, ws.config.unit(unit.name))
             report(result)
         diagnostics = "\n".join(f"- {d}" for d in result.diagnostics) or "none"
-        work_item = {WORK_ITEM: report.work_item} if report.work_item else {}
+        extra = {WORK_ITEM: report.work_item} if report.work_item else {}
+        extra[RULES_CHANGED] = rules is not None
+        elsewhere = deploys_nothing(commits, ws.config)
+        if elsewhere:  # checked like any other, but nothing deploys it: say so where people look
+            context.log.warning(elsewhere)
+            extra.update({"deploys": False, "deploys_note": elsewhere})
         if not result.passed:
-            record_failure(context, key(unit.name, SYNTAX), head, work_item)
+            record_failure(context, key(unit.name, SYNTAX), head, extra)
             raise dg.Failure(description=result.summary(), allow_retries=False,
                              metadata={"diagnostics": dg.MetadataValue.md(diagnostics), "fmt_diff": result.fmt_diff})
         return dg.MaterializeResult(metadata={
             "result": result.summary(), "diagnostics": dg.MetadataValue.md(diagnostics),
-            "head_sha": head, **work_item,
+            "head_sha": head, **extra,
         })
 
     return _syntax
@@ -47,7 +58,9 @@ def ephemeral_test_asset(unit: UnitConfig) -> dg.AssetsDefinition:
     def _ephemeral_test(context: dg.AssetExecutionContext, gitops: GitopsResource,
                         github: OptionalGitHub) -> dg.MaterializeResult:
         with refusals():
-            head = run_commits(context, github).head_sha
+            commits = run_commits(context, github)
+            head = commits.head_sha
+            refuse_untrusted(context, github, gitops, unit.name, Stage(EPHEMERAL_TEST), commits)  # before any checkout
             ws = gitops.workspace(context.log.info, head)
         with reporting(context, github, ws.config, unit.name, Stage(EPHEMERAL_TEST), head) as report, refusals():
             result = core.ephemeral_test(ws, ws.config.unit(unit.name))

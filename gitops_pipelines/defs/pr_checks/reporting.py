@@ -10,17 +10,25 @@ import dagster as dg
 
 from gitops_pipelines.core.config import GitopsConfig
 from gitops_pipelines.core.github import reporter
+from gitops_pipelines.core.github.rules_check import publish_rules_check
 from gitops_pipelines.core.vocabulary import SYNTAX, Stage, pr_number
+from gitops_pipelines.defs.github_session import GitHubSession
 from gitops_pipelines.resources.github import GitHubResource
 
 
 class StageReport:
     """`report(result)` publishes a stage's result; `work_item` is the work-item check's conclusion (syntax runs it)."""
 
-    def __init__(self, publish: Callable[[Any], None] | None = None):
-        self._publish = publish
+    def __init__(self, publish: Callable[[Any], None] | None = None,
+                 rules: Callable[[str | None], None] | None = None):
+        self._publish, self._rules = publish, rules
         self.reported = False
         self.work_item: str | None = None
+
+    def rules(self, diff: str | None) -> None:
+        """Mark on the head whether this change edits the rules it is judged by (the `rules` check)."""
+        if self._rules is not None:
+            self._rules(diff)
 
     def __call__(self, result: Any) -> None:
         self.reported = True
@@ -35,18 +43,8 @@ def reporting(context: dg.AssetExecutionContext, github: GitHubResource | None, 
     fails its check with the error. No `github` resource, or a partition that is not a PR: nothing is published.
     A GitHub outage is logged, never fails the stage (re-execute the step to publish again)."""
     change = context.partition_key if context.has_partition_key else ""
-    if github is None or pr_number(change) is None:
-        yield StageReport()
-        return
-
-    def safely(what: str, fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except Exception as exc:  # noqa: BLE001 - feedback must never break the stage
-            context.log.warning(f"{unit}/{stage}: could not {what} on GitHub: {exc}")
-            return None
-
-    gateway = safely("connect", lambda: github.gateway(context.log.debug))
+    session = GitHubSession(context, github, f"{unit}/{stage}")
+    gateway, safely = session.gateway, session.safely
     if gateway is None:
         yield StageReport()
         return
@@ -58,7 +56,11 @@ def reporting(context: dg.AssetExecutionContext, github: GitHubResource | None, 
         if ids:
             context.log.info(f"{unit}/{stage}: plan comment {ids[0]} on #{pr_number(change)} updated")
 
-    report = StageReport(publish)
+    def rules(diff: str | None) -> None:
+        owners = config.rules_owners
+        safely("publish the rules check", lambda: publish_rules_check(gateway, head, diff, owners))
+
+    report = StageReport(publish, rules)
     if stage.kind == SYNTAX:
         report.work_item = safely("run the work_item check", lambda: reporter.work_item(gateway, config, change))
     try:
@@ -66,7 +68,7 @@ def reporting(context: dg.AssetExecutionContext, github: GitHubResource | None, 
     except BaseException as exc:
         if not report.reported:
             message = getattr(exc, "description", None) or str(exc) or type(exc).__name__
-            safely("fail the check run", lambda: reporter.fail(gateway, head, unit, stage, message))
+            safely("fail the check run", lambda: reporter.fail(gateway, head, unit, stage, message, config=config))
         raise
     finally:
-        gateway.close()
+        session.close()

@@ -21,7 +21,7 @@ from gitops_pipelines.defs.promotion.feedback import deploy_feedback
 from gitops_pipelines.defs.promotion.gating import gate, proven_approver
 from gitops_pipelines.defs.refusals import refusals
 from gitops_pipelines.defs.run_config import ApprovalConfig, MergeDeployConfig
-from gitops_pipelines.defs.run_tags import run_commits, triggered_by
+from gitops_pipelines.defs.run_tags import refuse_untrusted, run_commits, triggered_by
 from gitops_pipelines.resources import GitopsResource
 from gitops_pipelines.resources.github import OptionalGitHub
 
@@ -58,11 +58,16 @@ def plan_asset(unit: UnitConfig, env: EnvironmentConfig, deps: list[dg.AssetKey]
               github: OptionalGitHub) -> dg.MaterializeResult:
         with refusals():
             commits = run_commits(context, github)
+        if phase == PR_TIME:  # a fork's code is not planned unless main allows it
+            refuse_untrusted(context, github, gitops, unit.name, plan_stage(env.name), commits)
+        with refusals():
             ws = gitops.workspace(context.log.info, commits.for_phase(phase))
         with reporting(context, github, ws.config, unit.name, plan_stage(env.name), commits.head_sha) as report, \
                 refusals():
+            # PR code plans with the environment's plan-only credentials; merged (reviewed) code with the deploy ones
             result = core.plan(ws, ws.config.unit(unit.name), env.name, context.partition_key,
-                               head_sha=commits.head_sha, base_sha=commits.base_sha)
+                               head_sha=commits.head_sha, base_sha=commits.base_sha,
+                               credentials="plan" if phase == PR_TIME else "deploy")
             report(result)
         context.log.info(result.summary())
         return dg.MaterializeResult(metadata=plan_metadata(result, ws.store.location), check_results=[

@@ -12,7 +12,8 @@ import dagster as dg
 
 from gitops_pipelines.core.errors import GateRefused
 from gitops_pipelines.core.github import deployments
-from gitops_pipelines.core.vocabulary import pr_number
+from gitops_pipelines.core.markdown import text
+from gitops_pipelines.defs.github_session import GitHubSession
 
 
 class DeployReport:
@@ -47,19 +48,8 @@ def deploy_feedback(context: dg.AssetExecutionContext, github: Any, unit: str, e
                     secrets: list[str], production: bool = False) -> Iterator[DeployReport]:
     """Around one deploy of the change's unit to an environment at `sha` (the merge commit)."""
     change = context.partition_key
-    number = pr_number(change)
-    if github is None or number is None:
-        yield DeployReport()
-        return
-
-    def safely(what: str, fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except Exception as exc:  # noqa: BLE001 - feedback must never break the deploy
-            context.log.warning(f"{unit}/{environment}: could not {what} on GitHub: {exc}")
-            return None
-
-    gateway = safely("connect", lambda: github.gateway(context.log.debug))
+    session = GitHubSession(context, github, f"{unit}/{environment}")
+    gateway, safely, number = session.gateway, session.safely, session.number
     if gateway is None:
         yield DeployReport()
         return
@@ -82,7 +72,7 @@ def deploy_feedback(context: dg.AssetExecutionContext, github: Any, unit: str, e
     def wait(message: str, diff_markdown: str) -> None:
         safely("post the diff", lambda: deployments.publish_refusal(
             gateway, number, unit, environment, ["the re-plan on the merge commit differs from the approved plan"],
-            f"{message}\n\n{diff_markdown}", run_url=run_url, secrets=secrets))
+            f"{text(message)}\n\n{diff_markdown}", run_url=run_url, secrets=secrets))
 
     report = DeployReport(start, finish, wait)
     try:
@@ -103,4 +93,4 @@ def deploy_feedback(context: dg.AssetExecutionContext, github: Any, unit: str, e
             finish(False, message)
         raise
     finally:
-        gateway.close()
+        session.close()

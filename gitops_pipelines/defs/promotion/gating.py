@@ -11,9 +11,10 @@ from gitops_pipelines.core.plan_store import PlanRecord
 from gitops_pipelines.core.promotion.checks import check_approver
 from gitops_pipelines.core.promotion.commits import ChangeCommits
 from gitops_pipelines.core.promotion.gate import GateInputs, GateVerdict, enforce_gate, required_pr_stages
-from gitops_pipelines.core.vocabulary import pr_number
+from gitops_pipelines.core.vocabulary import RULES_CHANGED, SYNTAX, pr_number
 from gitops_pipelines.core.workspace import Workspace
-from gitops_pipelines.defs.lineage import stage_results
+from gitops_pipelines.defs.keys import key
+from gitops_pipelines.defs.lineage import latest_metadata, stage_results
 
 
 def gate(context: dg.AssetExecutionContext, ws: Workspace, github: Any, unit: str, environment: str,
@@ -31,7 +32,16 @@ def gate(context: dg.AssetExecutionContext, ws: Workspace, github: Any, unit: st
         plan_id=record.plan_id if record is not None else None,
         plan_head_sha=binding.head_sha if binding is not None else None,
         plan_commit=getattr(binding, "commit", None) if binding is not None else None,
-        plan_required=record is not None or bool(config.unit_environments(config.unit(unit)))))
+        plan_required=record is not None or bool(config.unit_environments(config.unit(unit))),
+        rules_changed=_rules_changed(context, unit, change, commits.head_sha), rules_owners=tuple(config.rules_owners)))
+
+
+def _rules_changed(context: dg.AssetExecutionContext, unit: str, change: str, head_sha: str) -> bool:
+    """What syntax recorded at the head: whether the change edits the rules (unknown counts as edited)."""
+    metadata = latest_metadata(context, key(unit, SYNTAX), change) or {}
+    if metadata.get("head_sha") != head_sha:
+        return False  # syntax did not pass at this head: the gate refuses for that already
+    return bool(metadata.get(RULES_CHANGED, True))
 
 
 def _required_approvals(config, environment: str | None) -> int:
