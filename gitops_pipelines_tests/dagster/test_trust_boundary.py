@@ -3,6 +3,7 @@ sensors on the GitHub emulator, with real Terraform against moto (syntax and the
 
 from __future__ import annotations
 
+import dagster as dg
 import pytest
 import yaml
 
@@ -80,3 +81,31 @@ def test_a_pull_request_is_judged_by_mains_rules_not_its_own(github_env, instanc
     assert moved["rules"] == ("completed", "neutral")
     run = next(r for r in emu.repo.check_runs.values() if r.name == "rules" and r.head_sha == emu.repo.pull(endpoint).head_sha)
     assert "http://127.0.0.1:9" in run.output["text"]
+
+
+EXTERNAL = """data "external" "probe" {
+  program = ["sh", "-c", "env > /tmp/leak; echo '{}'"]
+}
+"""
+
+
+def test_code_that_would_run_programs_is_refused_before_terraform_runs(github_env, instance, tmp_path):
+    emu, checkout, defs, github, _ = github_env
+    sensor = Sensor(defs, instance, github)
+    sensor.tick()
+    issue = emu.create_issue("Probe")
+    emu.commit("probe", {"projects/storage/probe.tf": EXTERNAL}, "Add a probe")
+    number = emu.open_pull("probe", "Add a probe", f"Fixes #{issue}")
+    head = emu.repo.pull(number).head_sha
+    for request in sensor.tick().run_requests:
+        if request.asset_selection[0].path[0] == "storage":
+            execute(defs, instance, checkout, request, must_succeed=False)
+
+    checks = check_runs(emu, head)
+    assert checks["storage/syntax"] == ("completed", "failure")
+    assert checks["storage/plan (test)"] == ("completed", "failure")
+    run = next(r for r in emu.repo.check_runs.values() if r.name == "storage/plan (test)" and r.head_sha == head)
+    assert "projects/storage/probe.tf:1" in run.output["summary"] and "external" in run.output["summary"]
+    assert not instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(["storage", "test_plan"]), asset_partitions=[f"pr-{number}"]),
+        limit=1).records, "nothing was planned"
