@@ -30,6 +30,7 @@ CLOUDS = ("test", "prod", "sandbox")
 STATE_BUCKETS = {"test": "tfstate-test", "prod": "tfstate-prod"}
 
 
+DEMO_PEOPLE = ("alice", "maintainer")
 NO_REVIEWS, ONE_REVIEW = "approvals:\n  required: 0\n", "approvals:\n  required: 1\n"
 DEMO_GITHUB = """
 github:
@@ -84,6 +85,8 @@ def start_github(stack: ExitStack, run_dir: Path, contract: GitHubContract) -> t
     emulator.create_repo("acme", "infra", files)
     infra = run_dir / "infra"
     subprocess.run(["git", "clone", "-q", str(emulator.git_dir), str(infra)], check=True)
+    for login in DEMO_PEOPLE:  # people who review and merge in the demo, each with a token of their own
+        emulator.register_user(login, f"{login}-token")
     issue = emulator.create_issue("Logs need their own bucket")
     emulator.commit("logs-bucket", {"projects/storage/logs.tf": DEMO_CHANGE}, "Add a logs bucket")
     emulator.open_pull("logs-bucket", "Add a logs bucket", f"Fixes #{issue}")
@@ -156,8 +159,16 @@ def run(contract: GitHubContract, port: int = 3000, run_dir: Path | None = None,
             proc = start_dagster(stack, env, port)
             url = f"http://127.0.0.1:{port}"
             wait_for_http(url + "/server_info", timeout=180, proc=proc)
-            print(f"\nDagster is up: {url}   (infra repo: {infra}; GitHub emulator: {github_env['GITHUB_API_URL']}; "
-                  "Ctrl-C stops everything)\n", flush=True)
+            api = github_env["GITHUB_API_URL"]
+            print(f"\nDagster is up: {url}   (infra repo: {infra}; GitHub emulator: {api}; "
+                  "Ctrl-C stops everything)\n"
+                  "Pull request #2 is checked within a minute (runs in the Dagster UI, check runs on GitHub). Then, as\n"
+                  "alice and the maintainer (tokens alice-token, maintainer-token), approve its head and merge it:\n"
+                  f"  curl -s -H 'Authorization: token alice-token' -X POST {api}/repos/acme/infra/pulls/2/reviews"
+                  " -d '{\"event\": \"APPROVE\"}'\n"
+                  f"  curl -s -H 'Authorization: token maintainer-token' -X PUT {api}/repos/acme/infra/pulls/2/merge\n"
+                  "The merge job then deploys the stored test plan and makes the prod plan; release and prod_deploy are\n"
+                  "launched from the asset graph with approved_by: alice and the prod plan's plan_id.\n", flush=True)
             if on_ready:
                 on_ready(url)
             return proc.wait()

@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from gitops_pipelines_tests.dagster.test_sensors import Sensor, check_runs, execute, github_env  # noqa: F401
+from gitops_pipelines_tests.dagster.sensor_support import Sensor, check_runs, execute
 
 pytestmark = pytest.mark.slow
 

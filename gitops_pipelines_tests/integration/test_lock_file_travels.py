@@ -13,6 +13,7 @@ from gitops_pipelines.core import stages
 from gitops_pipelines.core.errors import LockFileChanged
 from gitops_pipelines.core.workspace import open_workspace
 from gitops_pipelines_tests.fixtures.infra_repo import git
+from gitops_pipelines_tests.fixtures.site_repo import GITOPS, commit, main_tf, new_repo
 
 pytestmark = pytest.mark.slow
 
@@ -20,78 +21,12 @@ AWS = "registry.terraform.io/hashicorp/aws"
 BUCKET = "lock-travels-site"
 LOCK = "projects/site/.terraform.lock.hcl"
 PLAN_KEY = "lock-file-travels-test-key"
-GIT_ID = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
-
-GITOPS = """
-terraform:
-  provider_mirror: "${TF_PROVIDER_MIRROR}"
-plan_store:
-  url: .gitops/plans
-environments:
-  - name: test
-    auto_apply: true
-    env:
-      AWS_ENDPOINT_URL: "${TEST_AWS_ENDPOINT}"
-      AWS_REGION: us-east-1
-    credentials: [AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY]
-    backend_config:
-      bucket: tfstate-test
-      region: us-east-1
-      use_lockfile: true
-      use_path_style: true
-      skip_credentials_validation: true
-      skip_requesting_account_id: true
-      skip_metadata_api_check: true
-      skip_region_validation: true
-units:
-  - name: site
-    kind: project
-    path: projects/site
-    environments: [test]
-"""
-
-MAIN_TF = f"""
-terraform {{
-  required_providers {{
-    aws = {{
-      source  = "hashicorp/aws"
-      version = "~> 5.0"
-    }}
-  }}
-  backend "s3" {{}}
-}}
-
-provider "aws" {{
-  region                      = "us-east-1"
-  s3_use_path_style           = true
-  skip_credentials_validation = true
-  skip_metadata_api_check     = true
-  skip_requesting_account_id  = true
-}}
-
-resource "aws_s3_bucket" "site" {{
-  bucket = "{BUCKET}"
-}}
-"""
-
-
-def commit(repo, files: dict[str, str | bytes], message: str) -> str:
-    for name, content in files.items():
-        path = repo / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    git(repo, *GIT_ID, "add", "-A")
-    git(repo, *GIT_ID, "commit", "-q", "-m", message)
-    return git(repo, "rev-parse", "HEAD")
-
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory, cloud_env):
     """The pull request's head, and a merge commit with the same unit source; neither commits a lock file."""
-    root = tmp_path_factory.mktemp("lock-travels") / "repo"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    head = commit(root, {"gitops.yaml": GITOPS, ".gitignore": ".gitops/\n", "projects/site/main.tf": MAIN_TF},
+    root = new_repo(tmp_path_factory.mktemp("lock-travels") / "repo")
+    head = commit(root, {"gitops.yaml": GITOPS, ".gitignore": ".gitops/\n", "projects/site/main.tf": main_tf(BUCKET)},
                   "site")
     merge = commit(root, {"README.md": "unrelated to the unit\n"}, "merge")
     commit(root, {"README.md": "main moved on\n"}, "later")  # so both commits run on worktrees

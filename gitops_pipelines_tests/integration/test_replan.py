@@ -15,89 +15,25 @@ from gitops_pipelines.core.promotion import after_replan, decide_after_merge
 from gitops_pipelines.core.promotion.replan import MAIN_MOVED
 from gitops_pipelines.core.workspace import open_workspace
 from gitops_pipelines_tests.conftest import reset_clouds
-from gitops_pipelines_tests.fixtures.infra_repo import git
+from gitops_pipelines_tests.fixtures.site_repo import GITOPS, commit, new_repo
+from gitops_pipelines_tests.fixtures.site_repo import main_tf as site_main_tf
 
 pytestmark = pytest.mark.slow
 
 PLAN_KEY = "replan-test-key"
 BUCKET = "replan-site"
 UNIT = "projects/site/main.tf"
-GIT_ID = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
-
-GITOPS = """
-terraform:
-  provider_mirror: "${TF_PROVIDER_MIRROR}"
-plan_store:
-  url: .gitops/plans
-environments:
-  - name: test
-    auto_apply: true
-    env:
-      AWS_ENDPOINT_URL: "${TEST_AWS_ENDPOINT}"
-      AWS_REGION: us-east-1
-    credentials: [AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY]
-    backend_config:
-      bucket: tfstate-test
-      region: us-east-1
-      use_lockfile: true
-      use_path_style: true
-      skip_credentials_validation: true
-      skip_requesting_account_id: true
-      skip_metadata_api_check: true
-      skip_region_validation: true
-units:
-  - name: site
-    kind: project
-    path: projects/site
-    environments: [test]
-"""
 
 
 def main_tf(tags: str = 'env = "test"', comment: str = "") -> str:
-    return f"""terraform {{
-  required_providers {{
-    aws = {{
-      source  = "hashicorp/aws"
-      version = "~> 5.0"
-    }}
-  }}
-  backend "s3" {{}}
-}}
-
-provider "aws" {{
-  region                      = "us-east-1"
-  s3_use_path_style           = true
-  skip_credentials_validation = true
-  skip_metadata_api_check     = true
-  skip_requesting_account_id  = true
-}}
-{comment}
-resource "aws_s3_bucket" "site" {{
-  bucket = "{BUCKET}"
-  tags = {{
-    {tags}
-  }}
-}}
-"""
-
-
-def commit(repo, files: dict[str, str], message: str) -> str:
-    for name, content in files.items():
-        path = repo / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
-    git(repo, *GIT_ID, "add", "-A")
-    git(repo, *GIT_ID, "commit", "-q", "-m", message)
-    return git(repo, "rev-parse", "HEAD")
+    return site_main_tf(BUCKET, f"  tags = {{\n    {tags}\n  }}\n", comment)
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory, moto_servers, cloud_env):
     """Commits A (the approved head), B (a comment added) and C (a tag changed); the plan of A, made once."""
     reset_clouds(moto_servers)
-    root = tmp_path_factory.mktemp("replan") / "repo"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
+    root = new_repo(tmp_path_factory.mktemp("replan") / "repo")
     shas = {"A": commit(root, {"gitops.yaml": GITOPS, ".gitignore": ".gitops/\n", UNIT: main_tf()}, "site")}
     shas["other"] = commit(root, {"README.md": "not the unit\n"}, "readme")
     shas["B"] = commit(root, {UNIT: main_tf(comment="# serves the site; a comment changes no resource\n")},

@@ -7,12 +7,12 @@ from gitops_pipelines.core import promotion
 from gitops_pipelines.core.config import UnitConfig
 from gitops_pipelines.core.promotion.commits import AFTER_MERGE
 from gitops_pipelines.core.vocabulary import EPHEMERAL_TEST, RELEASE, SYNTAX
+from gitops_pipelines.defs.checkouts import merged_checkout
 from gitops_pipelines.defs.keys import key
 from gitops_pipelines.defs.partitions import changes
 from gitops_pipelines.defs.promotion.gating import gate
 from gitops_pipelines.defs.refusals import refusals
 from gitops_pipelines.defs.run_config import ModuleReleaseConfig
-from gitops_pipelines.defs.run_tags import run_commits
 from gitops_pipelines.resources import GitopsResource
 from gitops_pipelines.resources.github import OptionalGitHub
 
@@ -26,10 +26,9 @@ def module_release_asset(unit: UnitConfig) -> dg.AssetsDefinition:
                  github: OptionalGitHub) -> dg.MaterializeResult:
         change = context.partition_key
         gateway = github.gateway(context.log.debug) if github is not None else None
+        commits, ws = merged_checkout(context, gitops, github)
+        sha = commits.for_phase(AFTER_MERGE)
         with refusals():
-            commits = run_commits(context, github)
-            sha = commits.for_phase(AFTER_MERGE)
-            ws = gitops.workspace(context.log.info, sha)
             verdict = gate(context, ws, github, unit.name, RELEASE, commits, None)  # released only when it holds
             context.log.info(verdict.explain())
             bump = config.bump.value if config.bump else None

@@ -8,12 +8,12 @@ from gitops_pipelines.core.config import UnitConfig
 from gitops_pipelines.core.promotion.commits import deploys_nothing
 from gitops_pipelines.core.rules import rules_change
 from gitops_pipelines.core.vocabulary import EPHEMERAL_TEST, RULES_CHANGED, SYNTAX, WORK_ITEM, Stage
+from gitops_pipelines.defs.checkouts import head_checkout
 from gitops_pipelines.defs.keys import key
 from gitops_pipelines.defs.lineage import record_failure
 from gitops_pipelines.defs.partitions import changes
 from gitops_pipelines.defs.pr_checks.reporting import reporting
 from gitops_pipelines.defs.refusals import refusals
-from gitops_pipelines.defs.run_tags import refuse_untrusted, run_commits
 from gitops_pipelines.resources import GitopsResource
 from gitops_pipelines.resources.github import OptionalGitHub
 
@@ -23,11 +23,8 @@ def syntax_asset(unit: UnitConfig) -> dg.AssetsDefinition:
               description=f"`terraform fmt -check`, `init -backend=false`, `validate` of {unit.path}")
     def _syntax(context: dg.AssetExecutionContext, gitops: GitopsResource,
                 github: OptionalGitHub) -> dg.MaterializeResult:
-        with refusals():
-            commits = run_commits(context, github)
-            head = commits.head_sha
-            refuse_untrusted(context, github, gitops, unit.name, Stage(SYNTAX), commits)  # before any checkout
-            ws = gitops.workspace(context.log.info, head)
+        commits, ws = head_checkout(context, gitops, github, unit.name, Stage(SYNTAX))
+        head = commits.head_sha
         with reporting(context, github, ws.config, unit.name, Stage(SYNTAX), head) as report, refusals():
             rules = rules_change(ws.config)
             report.rules(rules)
@@ -57,11 +54,8 @@ def ephemeral_test_asset(unit: UnitConfig) -> dg.AssetsDefinition:
               description=f"deploy {unit.path} into a throwaway sandbox, check it, always destroy")
     def _ephemeral_test(context: dg.AssetExecutionContext, gitops: GitopsResource,
                         github: OptionalGitHub) -> dg.MaterializeResult:
-        with refusals():
-            commits = run_commits(context, github)
-            head = commits.head_sha
-            refuse_untrusted(context, github, gitops, unit.name, Stage(EPHEMERAL_TEST), commits)  # before any checkout
-            ws = gitops.workspace(context.log.info, head)
+        commits, ws = head_checkout(context, gitops, github, unit.name, Stage(EPHEMERAL_TEST))
+        head = commits.head_sha
         with reporting(context, github, ws.config, unit.name, Stage(EPHEMERAL_TEST), head) as report, refusals():
             result = core.ephemeral_test(ws, ws.config.unit(unit.name))
             report(result)

@@ -12,6 +12,7 @@ from gitops_pipelines.core.config import EnvironmentConfig, GitopsConfig, UnitCo
 from gitops_pipelines.core.errors import PlanRefused
 from gitops_pipelines.core.promotion.commits import AFTER_MERGE, PR_TIME
 from gitops_pipelines.core.vocabulary import POLICY, RELEASE, deploy_stage, plan_stage
+from gitops_pipelines.defs.checkouts import merged_checkout
 from gitops_pipelines.defs.keys import apply_pool, key
 from gitops_pipelines.defs.lineage import recorded_plan_id
 from gitops_pipelines.defs.metadata import deploy_metadata, plan_metadata
@@ -88,9 +89,7 @@ def auto_deploy_asset(unit: UnitConfig, env: EnvironmentConfig) -> dg.AssetsDefi
     def _deploy(context: dg.AssetExecutionContext, config: MergeDeployConfig, gitops: GitopsResource,
                 github: OptionalGitHub) -> dg.MaterializeResult:
         change, who = context.partition_key, triggered_by(context)
-        with refusals():
-            commits = run_commits(context, github)
-            ws = gitops.workspace(context.log.info, commits.for_phase(AFTER_MERGE))
+        commits, ws = merged_checkout(context, gitops, github)
         with deploy_feedback(context, github, unit.name, env.name, commits.merge_sha or commits.head_sha,
                              ws.config.environment(env.name).secret_values()) as report, refusals():
             chosen = config.plan_id.strip() or None
@@ -139,9 +138,7 @@ def approved_deploy_asset(unit: UnitConfig, env: EnvironmentConfig, previous: En
     def _deploy(context: dg.AssetExecutionContext, config: ApprovalConfig, gitops: GitopsResource,
                 github: OptionalGitHub) -> dg.MaterializeResult:
         change = context.partition_key
-        with refusals():
-            commits = run_commits(context, github)
-            ws = gitops.workspace(context.log.info, commits.for_phase(AFTER_MERGE))
+        commits, ws = merged_checkout(context, gitops, github)
         with deploy_feedback(context, github, unit.name, env.name, commits.merge_sha or commits.head_sha,
                              ws.config.environment(env.name).secret_values(), production=released) as report, \
                 refusals():
@@ -185,9 +182,8 @@ def release_asset(unit: UnitConfig, env: EnvironmentConfig, previous: Environmen
     def _release(context: dg.AssetExecutionContext, config: ApprovalConfig, gitops: GitopsResource,
                  github: OptionalGitHub) -> dg.MaterializeResult:
         change = context.partition_key
+        commits, ws = merged_checkout(context, gitops, github)
         with refusals():
-            commits = run_commits(context, github)
-            ws = gitops.workspace(context.log.info, commits.for_phase(AFTER_MERGE))
             record = _approved_plan(context, ws, unit, env, previous, config)
             approver = proven_approver(context, ws, github, unit.name, env.name, commits, config.approved_by)
         context.log.info(f"{unit.name}: plan {record.short_id} for {change} approved by {approver}")
