@@ -339,3 +339,12 @@ def test_a_failed_stage_check_fences_and_redacts_terraforms_error():
     assert (name, conclusion) == ("storage/syntax", "failure")
     assert "hunter2-secret" not in output["summary"] and "````text\n" in output["summary"]
     assert fences_balanced(output["summary"])
+
+
+def test_a_plan_made_after_the_merge_names_the_merge_commit_it_planned_and_the_head():
+    result = make_plan()
+    merged = result.model_copy(update={"record": result.record.model_copy(update={
+        "binding": result.record.binding.model_copy(update={"commit": "d" * 40})})})
+    body = plan_comment("storage", "prod", merged)
+    assert f"of merge commit `{'d' * 12}` (head `{'c0ffee' * 2}`)" in body
+    assert "for commit" in plan_comment("storage", "test", make_plan())

@@ -62,6 +62,9 @@ def plan_comment(unit: str, environment: str, plan_result: Any, *, secrets: Iter
         counts = "no changes"
     verdict = ":white_check_mark: policy passed" if plan_result.policy_passed else ":x: policy failed"
     commit = f" for commit {code_span(redact(b.head_sha[:12]))}" if b.head_sha else ""
+    planned = getattr(b, "commit", None)
+    if planned and b.head_sha and planned != b.head_sha:  # made after the merge: say which code was planned
+        commit = f" of merge commit {code_span(planned[:12])} (head {code_span(b.head_sha[:12])})"
     plan_text = redact(plan_result.text).rstrip("\n")
     body = _as_diff(plan_text) if syntax == "diff" else plan_text
     details = link("details", details_url)
