@@ -3,20 +3,15 @@ at its head commit, read the check runs of a commit."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import dagster as dg
 
 from gitops_pipelines.defs.github.sensors import POLL_SENSOR
-from gitops_pipelines_dev.infra import SAMPLE
+from gitops_pipelines_dev.infra import SAMPLE, git
 
 REPO = "acme/infra"
 FAST_STAGES = {"syntax", "test_plan"}  # ephemeral_test deploys for real (20 s+); its own tests cover it
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def sample_files(api_url: str) -> dict[str, str]:

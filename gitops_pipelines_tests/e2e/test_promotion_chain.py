@@ -4,8 +4,9 @@ with git, pull requests are opened, reviewed and merged with PyGithub, releases 
 launched through GraphQL as the launchpad does. The sensors, the gate and Terraform do the rest.
 
 One test (each Terraform step against moto costs 10-20 s, a PR check about a minute): the happy path all the way to
-production, then two pull requests side by side that the gate refuses after merging: one nobody approved, one whose
-approval is of an older head. Each refusal says why on the pull request, and nothing reaches the cloud.
+production, then three pull requests side by side that the gate refuses after merging: one nobody approved, one whose
+approval is of an older head, one approved although a check failed. Each refusal says why on the pull request,
+and nothing reaches the cloud.
 """
 
 from __future__ import annotations
@@ -183,10 +184,15 @@ def test_only_approved_code_reaches_an_environment(chain):
     assert chain.materialization("prod_deploy", change)["metadata"]["plan_id"] == prod_plan_id
     assert "acme-prod-logs" in chain.buckets("prod")
 
-    # -- two more pull requests side by side: one is merged without approval; one is approved, then pushed to
+    # -- three more pull requests side by side: one is merged without approval; one is approved, then pushed to;
+    # one is approved although its syntax check failed
     unapproved = chain.open_pr("audit", {"projects/storage/audit.tf": _bucket_file("audit")}, "Add an audit bucket")
     pushed = chain.open_pr("cache", {"projects/storage/cache.tf": _bucket_file("cache")}, "Add a cache bucket")
+    failing = chain.open_pr("media", {"projects/storage/media.tf": _bucket_file("media").replace(" = ", "   =  ")},
+                            "Add a media bucket")
     chain.wait_for_checks(unapproved.head.sha, PR_CHECKS)
+    assert chain.wait_for_checks(failing.head.sha, PR_CHECKS)[f"{UNIT}/syntax"] == "failure"
+    chain.gh(ALICE).get_pull(failing.number).create_review(event="APPROVE")
     first_head = pushed.head.sha
     chain.wait_for_checks(first_head, PR_CHECKS)
     chain.gh(ALICE).get_pull(pushed.number).create_review(event="APPROVE")
@@ -195,11 +201,13 @@ def test_only_approved_code_reaches_an_environment(chain):
     chain.wait_for_checks(second_head, PR_CHECKS)
 
     for refused, why in ((unapproved, "0 of 1 required approving review"),
-                         (pushed, f"{ALICE} approved an older commit")):
+                         (pushed, f"{ALICE} approved an older commit"),
+                         (failing, f"syntax failed for pr-{failing.number}")):
         chain.gh(MAINTAINER).get_pull(refused.number).merge()
         comment = wait_until(f"the refusal on #{refused.number}",
                              lambda: [b for b in chain.comments(refused.number) if "was not deployed to" in b],
                              stack=chain.stack)
         assert why in comment[0], comment[0]
         assert chain.materialization("test_deploy", f"pr-{refused.number}") is None
-    assert not {"acme-test-audit", "acme-test-cache"} & chain.buckets("test"), "a refused change reached the cloud"
+    refused_buckets = {"acme-test-audit", "acme-test-cache", "acme-test-media"}
+    assert not refused_buckets & chain.buckets("test"), "a refused change reached the cloud"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -12,6 +11,7 @@ from gitops_pipelines.core.config import GitHubSettings
 from gitops_pipelines.core.errors import PlanRefused, UsageError
 from gitops_pipelines.core.promotion.commits import (AFTER_MERGE, PR_TIME, change_commits, deploys_nothing,
                                                      main_commit, untrusted)
+from gitops_pipelines_dev.infra import git
 
 HEAD, MERGE, BASE = "a" * 40, "b" * 40, "c" * 40
 
@@ -53,22 +53,18 @@ def test_without_tags_and_without_github_the_launch_says_how_to_name_the_commit(
         change_commits("nightly", head_sha=None, pull=None)
 
 
-def _git(cwd, *args):
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
 def test_scheduled_runs_check_the_tip_of_origins_main_not_the_working_copy(tmp_path):
     origin, clone = tmp_path / "origin", tmp_path / "clone"
     origin.mkdir()
     ident = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
-    _git(origin, "init", "-q", "-b", "main")
+    git(origin, "init", "-q", "-b", "main")
     (origin / "a.tf").write_text("# one\n")
-    _git(origin, "add", "-A")
-    _git(origin, *ident, "commit", "-q", "-m", "one")
-    _git(tmp_path, "clone", "-q", str(origin), str(clone))
+    git(origin, "add", "-A")
+    git(origin, *ident, "commit", "-q", "-m", "one")
+    git(tmp_path, "clone", "-q", str(origin), str(clone))
     (origin / "a.tf").write_text("# two\n")
-    _git(origin, *ident, "commit", "-q", "-am", "two")  # main moved after the clone was made
-    assert main_commit(clone, "main") == _git(origin, "rev-parse", "HEAD") != _git(clone, "rev-parse", "HEAD")
+    git(origin, *ident, "commit", "-q", "-am", "two")  # main moved after the clone was made
+    assert main_commit(clone, "main") == git(origin, "rev-parse", "HEAD") != git(clone, "rev-parse", "HEAD")
     with pytest.raises(UsageError, match="github.main_branch"):
         main_commit(clone, "trunk")
 

@@ -95,13 +95,15 @@ def auto_deploy_asset(unit: UnitConfig, env: EnvironmentConfig) -> dg.AssetsDefi
             chosen = config.plan_id.strip() or None
             if chosen:  # a person chose a re-plan that differs: GitHub must vouch for them
                 who = proven_approver(context, ws, github, unit.name, env.name, commits, config.approved_by)
-            picked = promotion.merge_deploy_plan(
-                ws, unit.name, env.name, change, recorded_plan_id(context, plan_key, change),
-                head_sha=commits.head_sha, base_sha=commits.base_sha, merge_sha=commits.for_phase(AFTER_MERGE),
-                chosen_plan_id=chosen)
-            context.log.info(picked.message())
-            verdict = gate(context, ws, github, unit.name, env.name, commits, picked.record)
+            recorded = recorded_plan_id(context, plan_key, change)
+            # the gate first, on the approved plan: no re-plan is made for a change that may not be applied
+            verdict = gate(context, ws, github, unit.name, env.name, commits,
+                           ws.store.get(recorded).record if recorded else None)
             context.log.info(verdict.explain())
+            picked = promotion.merge_deploy_plan(
+                ws, unit.name, env.name, change, recorded, head_sha=commits.head_sha, base_sha=commits.base_sha,
+                merge_sha=commits.for_phase(AFTER_MERGE), chosen_plan_id=chosen)
+            context.log.info(picked.message())
             if picked.waits_for_person:
                 report.waiting(picked.message(), picked.replanned.diff.markdown())
                 raise PlanRefused(picked.message())
