@@ -44,6 +44,8 @@ terraform:
   pass_env: [GITOPS_PROBE_EXTRA]
 policy:
   allow: ["no-local-exec:terraform_data.probe"]  # the probe's whole point
+security:
+  allow_provisioners: {probe: [local-exec]}        # and the static check lets it run, as main may allow
 environments:
   - name: test
     auto_apply: true
