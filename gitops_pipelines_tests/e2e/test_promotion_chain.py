@@ -5,7 +5,8 @@ launched through GraphQL as the launchpad does. The sensors, the gate and Terraf
 
 One test (each Terraform step against moto costs 10-20 s, a PR check about a minute): the happy path all the way to
 production, then three pull requests side by side that the gate refuses after merging: one nobody approved, one whose
-approval is of an older head, one approved although a check failed. Each refusal says why on the pull request,
+approval is of an older head, one approved although a check failed. Before the first merge main moves under
+the unit (a comment), so that merge re-plans on the merge commit and applies the identical plan by itself. Each refusal says why on the pull request,
 and nothing reaches the cloud.
 """
 
@@ -157,11 +158,16 @@ def test_only_approved_code_reaches_an_environment(chain):
     assert test_plan["head_sha"] == head
     assert any(test_plan["plan_id"][:12] in body for body in chain.comments(pr.number)), "plan comment on the PR"
 
-    # -- approve the head, merge: the stored test plan is applied, the prod plan is made on the merge commit
+    # -- meanwhile main moves under the unit (a comment only); approve the head, merge: the merge commit holds
+    # other code than was approved, so the unit is planned again there; the same resource changes apply by themselves
+    chain.push_branch("main", {"projects/storage/main.tf": "# owned by the platform team\n" + (
+        SAMPLE / "projects/storage/main.tf").read_text()}, "Say who owns the storage project")
     chain.gh(ALICE).get_pull(pr.number).create_review(event="APPROVE", body="looks right")
     merged = chain.gh(MAINTAINER).get_pull(pr.number).merge()
     test_deploy = wait_until("test_deploy", lambda: chain.materialization("test_deploy", change), stack=chain.stack)
-    assert test_deploy["metadata"]["plan_id"] == test_plan["plan_id"]
+    assert test_deploy["metadata"]["approved_plan_id"] == test_plan["plan_id"]
+    assert "main moved under the unit" in test_deploy["metadata"]["replanned"]
+    assert "identical resource changes" in test_deploy["metadata"]["result"]
     assert test_deploy["metadata"]["approved_by"] == ALICE
     assert "acme-test-logs" in chain.buckets("test") and "acme-prod-logs" not in chain.buckets("prod")
     deployments = list(chain.gh(DEVELOPER).get_deployments(sha=merged.sha, environment=f"{UNIT}/test"))
