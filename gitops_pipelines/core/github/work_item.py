@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from gitops_pipelines.core.config import WORK_ITEM_PATTERNS as DEFAULT_PATTERNS
+from gitops_pipelines.core.settings import WORK_ITEM_PATTERNS as DEFAULT_PATTERNS
 from gitops_pipelines.core.vocabulary import WORK_ITEM
 
 from .models import CheckOutcome

@@ -1,0 +1,96 @@
+"""The small, self-contained sections of gitops.yaml: terraform, plan_store, approvals, drift, policy, security,
+github. Every model is strict (unknown keys are errors) and frozen; config.py assembles them into GitopsConfig."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# `Fixes #12` and friends: how a pull request names the work item (issue) it belongs to.
+WORK_ITEM_PATTERNS = (r"(?i)\b(?:fixes|closes|resolves|refs)\s+#(\d+)",)
+
+# one environment variable, named exactly: what reaches Terraform is a list a reviewer can read, never a pattern
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TerraformSettings(_Strict):
+    binary: str = "terraform"
+    provider_mirror: str | None = None
+    lock_timeout: str = "30s"
+    pass_env: list[str] = Field(
+        default_factory=list, description="exact names of further variables of this process that every Terraform "
+                                          "process gets, beside terraform.PROCESS_ENV_ALLOWLIST (no patterns)")
+
+    @field_validator("pass_env")
+    @classmethod
+    def _exact_names(cls, names: list[str]) -> list[str]:
+        return _env_names(names)
+
+
+class PlanStoreSettings(_Strict):
+    url: str = ".gitops/plans"
+
+
+class ApprovalSettings(_Strict):
+    """How many approving GitHub reviews of the merged head a change needs before it is applied."""
+
+    required: int = Field(default=1, ge=0, description="approving reviews of the head, the author's never counts")
+
+    @field_validator("required", mode="before")
+    @classmethod
+    def _not_a_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # YAML `yes`/`true` would otherwise count as 1
+            raise ValueError(f"must be a whole number >= 0 (got {value!r})")
+        return value
+
+
+class DriftSettings(_Strict):
+    cron: str = "0 6 * * *"
+
+
+class PolicySettings(_Strict):
+    """Security policy checks run on every plan; a plan with an error-level violation is never applied."""
+
+    allow: list[str] = Field(default_factory=list, description="rule ids, or rule-id:address-glob, to waive")
+    rego_dir: str | None = Field(default=None, description="folder of *.rego files (query data.gitops.deny)")
+
+
+class SecuritySettings(_Strict):
+    """What the static check (core/security) lets a unit's code reach before any init, plan or apply."""
+
+    providers: list[str] | None = Field(
+        default=None, description="provider source addresses or globs (registry.terraform.io/hashicorp/aws); "
+                                  "unset: the providers in the base branch's lock files")
+    module_sources: list[str] = Field(
+        default_factory=list, description="globs of remote module sources allowed besides local paths and release "
+                                          "tags of this repository's module units (`*` also matches `/`)")
+    # here, not on the unit: units are read from the commit under test, which must not grant itself this
+    allow_provisioners: dict[str, list[Literal["local-exec", "remote-exec", "file"]]] = Field(
+        default_factory=dict, description="unit name -> provisioner types its code (and the local modules it "
+                                          "sources) may use; they run on the runner with its credentials")
+
+
+class GitHubSettings(_Strict):
+    repository: str = Field(pattern=r"^[\w.-]+/[\w.-]+$")
+    api_url: str = "https://api.github.com"
+    main_branch: str = "main"
+    allow_fork_prs: bool = Field(
+        default=False, description="plan and test pull requests from forks: their code then runs on the runner "
+                                   "with the environments' credentials")
+    token_env: str = "GITHUB_TOKEN"
+    poll_seconds: int = Field(default=30, ge=1, description="how often the pull-request sensor polls GitHub")
+    work_item_patterns: list[str] = Field(default_factory=lambda: list(WORK_ITEM_PATTERNS))
+
+
+def _env_names(names: list[str]) -> list[str]:
+    for name in names:
+        if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not the exact name of an environment variable (patterns such as AWS_* "
+                             "are not allowed: list each name)")
+    return names
