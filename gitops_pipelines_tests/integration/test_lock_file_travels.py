@@ -11,6 +11,7 @@ import pytest
 
 from gitops_pipelines.core import stages
 from gitops_pipelines.core.errors import LockFileChanged
+from gitops_pipelines.core.promotion.merge_deploy import merge_deploy_plan
 from gitops_pipelines.core.workspace import open_workspace
 from gitops_pipelines_tests.fixtures.infra_repo import git
 from gitops_pipelines_tests.fixtures.site_repo import GITOPS, commit, main_tf, new_repo
@@ -81,3 +82,19 @@ def test_a_committed_lock_file_with_another_provider_version_is_refused(repo, cl
     assert s3.list_objects_v2(Bucket="tfstate-test").get("KeyCount") == 0
     assert merge_ws.store.applied(planned.plan_id) is None
     assert (merge_ws.config.root / LOCK).read_bytes() != lock, "the commit's lock file is left as it is"
+
+
+def test_a_merge_onto_a_lock_file_upgrade_is_refused_not_replanned(repo, clouds):
+    ws = workspace(repo, repo["head"], [])
+    planned = stages.plan(ws, ws.config.unit("site"), "test", "pr-3")
+    lock = ws.store.get(planned.plan_id).lock_file()
+    upgraded = commit(repo["root"], {LOCK: lock.replace(b'"5.100.0"', b'"5.102.0"')}, "upgrade the aws provider")
+
+    deciding: list[str] = []
+    merge_ws = workspace(repo, upgraded, deciding)
+    with pytest.raises(LockFileChanged) as caught:
+        merge_deploy_plan(merge_ws, "site", "test", "pr-3", planned.plan_id, head_sha=repo["head"], base_sha=None,
+                          merge_sha=upgraded)
+    assert f"{AWS}: version 5.100.0 in the plan, 5.102.0 in the checkout" in str(caught.value)
+    assert not [line for line in deciding if line.startswith("$ terraform")], "no re-plan was made"
+    assert merge_ws.store.latest("site", "test", "pr-3").plan_id == planned.plan_id

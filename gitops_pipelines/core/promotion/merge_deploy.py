@@ -1,7 +1,8 @@
 """Which plan the deploy after a merge applies. The approved PR plan, byte for byte, when the merge commit holds the
 unit source it was made from and the state has not moved; otherwise a new plan made on the merge commit, applied
-without a person only when its resource changes are identical to the approved ones. Safe to re-execute: a re-plan
-an earlier attempt made on the same merge commit is reused, never made twice."""
+without a person only when its resource changes are identical to the approved ones. A merge commit that commits a
+lock file selecting other providers than the plan's is refused, not re-planned: the upgrade gets its own review.
+Safe to re-execute: a re-plan an earlier attempt made on the same merge commit is reused, never made twice."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from gitops_pipelines.core.promotion.deploys import stale_reason
 from gitops_pipelines.core.promotion.replan import (APPLY_STORED, REPLAN, WAIT_FOR_PERSON, Decision, Replanned, after_replan,
                                                     decide_after_merge)
 from gitops_pipelines.core.stages import plan as make_plan
+from gitops_pipelines.core.stages.apply import refuse_changed_lock_file
 from gitops_pipelines.core.vocabulary import plan_stage
 from gitops_pipelines.core.workspace import Workspace
 
@@ -61,6 +63,7 @@ def merge_deploy_plan(ws: Workspace, unit: str, environment: str, change: str, r
     if ws.store.applied(approved.plan_id) is not None:  # re-executed after it was applied: apply says so
         return MergeDeploy(approved, approved, decide_after_merge(approved, approved.binding.source_hash or "",
                                                                   False, merge_commit=merge_sha))
+    refuse_changed_lock_file(ws, approved_stored)  # a provider upgrade on main is not re-planned away
     unit_cfg = ws.config.unit(unit)
     merged_source = source_hash(ws.config, unit_cfg, lock_file=approved_stored.lock_file())
     decision = decide_after_merge(approved, merged_source, stale_reason(ws, approved) is not None,

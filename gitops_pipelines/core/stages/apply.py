@@ -91,6 +91,20 @@ def apply(ws: Workspace, plan_id: str, *, environment: str | None = None, unit: 
                        state_serial=applied.state_serial, outputs=outputs, applied_by=applied_by)
 
 
+def refuse_changed_lock_file(ws: Workspace, stored: StoredPlan) -> None:
+    """Refuse, before anything re-plans or applies, a checkout that commits a lock file selecting other providers
+    than the plan was made with: a provider upgrade on main is a change of its own, for a person to review (a
+    re-plan would quietly take it). A checkout that commits none, or the same selection, passes."""
+    unit_cfg = ws.config.unit(stored.record.binding.unit)
+    path = ws.unit_dir(unit_cfg) / LOCK_FILE
+    found = _read(path)
+    check = _LockCheck(ws, unit_cfg, stored.record.binding.environment, stored, path)
+    if found is None or check.sealed is None or check.planned_hash is None or is_tracked(path) is False:
+        return
+    if _sha256(found) != check.planned_hash:
+        check.refuse_if_changed(found, before_init=True)
+
+
 def _public_outputs(state: dict) -> dict:
     """Output values from the new state, with sensitive ones masked."""
     return {name: ("(sensitive value)" if out.get("sensitive") else out.get("value"))
@@ -125,7 +139,7 @@ class _LockCheck:
                 self.ws.log(f"{self.unit.name}/{self.environment}: restored the provider lock file of plan "
                             f"{self.record.short_id} into {self.unit.path}/{LOCK_FILE}")
             return
-        self._refuse_if_changed(found, before_init=True)
+        self.refuse_if_changed(found, before_init=True)
 
     def after_init(self) -> None:
         """`init` may add package hashes to a committed lock file; what it left must be what the plan used."""
@@ -135,9 +149,9 @@ class _LockCheck:
         if found is None:
             raise self._refusal(f"{self._where()} is missing after terraform init", [])
         if _sha256(found) != self.planned_hash:
-            self._refuse_if_changed(found, before_init=False)
+            self.refuse_if_changed(found, before_init=False)
 
-    def _refuse_if_changed(self, found: bytes, *, before_init: bool) -> None:
+    def refuse_if_changed(self, found: bytes, *, before_init: bool) -> None:
         try:
             changes = compare_lock_files(self.sealed, found, before_init=before_init)
         except LockFileUnreadable as broken:
