@@ -308,6 +308,18 @@ def _hcl_scalar(value: Any) -> str:
     return str(value)
 
 
+def error_blocks(output: str) -> str:
+    """Terraform's diagnostics from its first `Error:` on, as it printed them (colour codes dropped): what a person
+    needs to fix the code, beyond the one-line summary. Empty when the output holds no error."""
+    lines = _ANSI.sub("", output).splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip(" │╷╵").startswith("Error:")), None)
+    if start is None:
+        return ""
+    while start > 0 and lines[start - 1].strip().startswith("╷"):
+        start -= 1
+    return "\n".join(lines[start:]).strip("\n")
+
+
 def _first_error(text: str) -> str:
     """The first `Error: ...` line of Terraform output and the line after it, for a one-line summary."""
     lines = [line.strip(" │╷╵") .strip() for line in text.splitlines()]

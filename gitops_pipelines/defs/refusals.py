@@ -17,5 +17,7 @@ def refusals() -> Iterator[None]:
         yield
     except GitopsError as exc:
         decision = "refused" if isinstance(exc, PlanRefused) else "failed"
-        raise dg.Failure(description=str(exc), metadata={"decision": decision, "error": type(exc).__name__},
-                         allow_retries=False) from None
+        failure = dg.Failure(description=str(exc), metadata={"decision": decision, "error": type(exc).__name__},
+                             allow_retries=False)
+        failure.output = getattr(exc, "output", "")  # Terraform's redacted diagnostics, for the check run
+        raise failure from None

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gitops_pipelines.core.errors import StageFailed, TerraformNotFound
-from gitops_pipelines.core.terraform import TerraformRunner
+from gitops_pipelines.core.terraform import TerraformRunner, error_blocks
 
 
 class TimedLog:
@@ -118,3 +118,12 @@ def test_version_and_offline_cli_config(tmp_path):
     assert tuple(int(p) for p in runner.version().split(".")[:2]) >= (1, 6)
     config = runner.cli_config().read_text()
     assert 'path    = "/nonexistent/mirror"' in config and "direct" in config
+
+
+def test_the_whole_diagnostic_is_kept_for_the_check_run_not_only_its_first_line():
+    output = ("\x1b[0mPlanning failed.\n\n╷\n│ \x1b[31mError: \x1b[0mInvalid function argument\n│\n"
+              "│   on leak.tf line 2, in locals:\n│ Invalid value for \"path\" parameter: no file exists at \"x\".\n╵\n")
+    blocks = error_blocks(output)
+    assert blocks.startswith("╷\n│ Error: Invalid function argument") and "\x1b" not in blocks
+    assert 'no file exists at "x"' in blocks and "Planning failed" not in blocks
+    assert error_blocks("Success! The configuration is valid.\n") == ""

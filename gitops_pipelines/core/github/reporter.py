@@ -10,7 +10,9 @@ from gitops_pipelines.core.config import GitopsConfig
 from gitops_pipelines.core.github.rendering import (check_name, check_outcome, code_span, comment_marker,
                                                     failure_summary, plan_comment)
 from gitops_pipelines.core.github.work_item import DEFAULT_PATTERNS, check_work_item
+from gitops_pipelines.core.markdown import fenced
 from gitops_pipelines.core.redact import Redactor
+from gitops_pipelines.core.terraform import error_blocks
 from gitops_pipelines.core.vocabulary import PLAN, POLICY, Stage, pr_number
 
 
@@ -56,13 +58,17 @@ def publish(gateway: Any, config: GitopsConfig, change: str, head_sha: str, unit
 
 
 def fail(gateway: Any, head_sha: str, unit: str, stage: Stage, message: str, *,
-         redactor: Redactor | None = None, config: GitopsConfig | None = None) -> None:
+         redactor: Redactor | None = None, config: GitopsConfig | None = None, output: str = "") -> None:
     """The stage could not produce a result (Terraform or configuration error): fail its check with the reason,
-    fenced and redacted (with config, its credentials are masked too)."""
+    fenced and redacted (with config, its credentials are masked too); Terraform's diagnostics in `output` go
+    whole into the check run's text, masked the same way."""
     redact = _redactor(config, redactor) if config is not None else (redactor or Redactor())
     summary = failure_summary(unit, stage, message, redactor=redact)
+    errors = error_blocks(output)
+    detail = fenced(redact(errors)[-60000:]) if errors else None  # Terraform's whole diagnostics, masked
     for _, name in _names(unit, stage):
-        gateway.set_check(head_sha, name, "completed", conclusion="failure", title="Could not run", summary=summary)
+        gateway.set_check(head_sha, name, "completed", conclusion="failure", title="Could not run", summary=summary,
+                          text=detail)
 
 
 def work_item(gateway: Any, config: GitopsConfig, change: str) -> str | None:

@@ -68,7 +68,9 @@ def reporting(context: dg.AssetExecutionContext, github: GitHubResource | None, 
     except BaseException as exc:
         if not report.reported:
             message = getattr(exc, "description", None) or str(exc) or type(exc).__name__
-            safely("fail the check run", lambda: reporter.fail(gateway, head, unit, stage, message, config=config))
+            output = getattr(exc, "output", None) or ""
+            safely("fail the check run", lambda: reporter.fail(gateway, head, unit, stage, message, config=config,
+                                                               output=output))
         raise
     finally:
         session.close()
