@@ -43,11 +43,12 @@ class Sensor:
         return result
 
 
-def execute(defs, instance, checkout: Path, request: dg.RunRequest, must_succeed: bool = True):
-    """Run a request as the daemon would (its run_key tag included), at its head commit, fast stages only."""
+def execute(defs, instance, checkout: Path, request: dg.RunRequest, must_succeed: bool = True,
+            stages: frozenset[str] | set[str] = FAST_STAGES):
+    """Run a request as the daemon would (its run_key tag included), at its head commit, fast stages by default."""
     git(checkout, "fetch", "-q", "origin", "+refs/heads/*:refs/remotes/origin/*")
     git(checkout, "checkout", "-q", "--detach", request.tags["gitops/head_sha"])
-    selection = [k for k in request.asset_selection if k.path[-1] in FAST_STAGES]
+    selection = [k for k in request.asset_selection if k.path[-1] in stages]
     result = defs.resolve_job_def(request.job_name).execute_in_process(
         instance=instance, partition_key=request.partition_key, asset_selection=selection,
         tags={**request.tags, "dagster/run_key": request.run_key}, raise_on_error=False)

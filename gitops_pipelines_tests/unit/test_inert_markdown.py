@@ -39,8 +39,9 @@ def tokens(markdown: str) -> list:
     return out
 
 
-def assert_inert(markdown: str, *quoted: str) -> None:
-    """No HTML but ours, no link but ours, no live @team, and each quoted text whole inside one code span or fence."""
+def assert_inert(markdown: str, *quoted: str, emoji: bool = True) -> None:
+    """No HTML but ours, no link but ours, no live @team, and each quoted text whole inside one code span or fence.
+    emoji=False: the markdown may hold the bot's own :white_check_mark: (the quoted text has none)."""
     found = tokens(markdown)
     for t in found:
         if t.type in ("html_inline", "html_block"):
@@ -49,7 +50,8 @@ def assert_inert(markdown: str, *quoted: str) -> None:
             assert set(re.findall(r"</?\w+>", rest)) <= OUR_TAGS, f"HTML that is not ours: {t.content!r}"
         if t.type == "text":
             assert "@team" not in t.content, f"a live mention: {t.content!r}"
-            assert "://evil" not in t.content and ":white_check_mark:" not in t.content, f"live: {t.content!r}"
+            assert "://evil" not in t.content, f"a live link: {t.content!r}"
+            assert not emoji or ":white_check_mark:" not in t.content, f"a live emoji: {t.content!r}"
         if t.type == "link_open":
             assert "evil.example" not in t.attrs.get("href", ""), "a link from the pull request"
     code = [t.content for t in found if t.type in ("code_inline", "fence")]
