@@ -12,6 +12,7 @@ import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 ZERO_SHA = "0" * 40
@@ -44,6 +45,20 @@ class FileChange:
     blob_sha: str | None
     patch: str
     previous_filename: str | None = None
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    """An annotated tag object: what `git cat-file tag` shows."""
+
+    sha: str
+    tag: str
+    object_sha: str
+    object_type: str
+    tagger_name: str
+    tagger_email: str
+    tagger_date: str  # ISO 8601, UTC, GitHub style (Z)
+    message: str
 
 
 @dataclass(frozen=True)
@@ -127,6 +142,22 @@ class GitRepo:
         out = self.git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False).strip()
         return out or None
 
+    def object_type(self, sha: str) -> str | None:
+        """commit, tree, blob or tag for a full SHA of an object in this repository; None for anything else."""
+        if not _SHA.fullmatch(sha):
+            return None
+        return self.git("cat-file", "-t", sha, check=False).strip() or None
+
+    def ref_object(self, ref: str) -> tuple[str, str] | None:
+        """(sha, type) of the object ref points at, unpeeled (an annotated tag's ref gives the tag object), or None."""
+        out = self.git("for-each-ref", "--format=%(objectname) %(objecttype)", ref).split()
+        return (out[0], out[1]) if len(out) == 2 else None
+
+    @staticmethod
+    def valid_ref_name(ref: str) -> bool:
+        """ref is a name git accepts for a ref (`git check-ref-format`)."""
+        return subprocess.run(["git", "check-ref-format", ref], capture_output=True).returncode == 0
+
     def refs(self, prefix: str = "refs/") -> dict[str, str]:
         """Every ref under prefix -> the commit it points at (tags peeled)."""
         out = self.git("for-each-ref", "--format=%(refname) %(objectname) %(*objectname)", prefix)
@@ -148,6 +179,18 @@ class GitRepo:
         out = self.git("show", "-s", f"--format={fmt}", sha)
         h, tree, parents, an, ae, ad, cn, ce, cd, msg = out.split("\x00", 9)
         return CommitInfo(h, tree, tuple(parents.split()), an, ae, _utc(ad), cn, ce, _utc(cd), msg.rstrip("\n"))
+
+    def tag_info(self, sha: str) -> TagInfo | None:
+        """What the annotated tag object sha holds, or None when sha names no tag object."""
+        if self.object_type(sha) != "tag":
+            return None
+        raw = self.git("cat-file", "tag", sha)
+        head, _, message = raw.partition("\n\n")
+        fields = dict(line.split(" ", 1) for line in head.splitlines() if " " in line)
+        tagger = _TAGGER.fullmatch(fields.get("tagger", ""))
+        name, email, stamp, _zone = tagger.groups() if tagger else ("", "", "0", "+0000")
+        return TagInfo(sha, fields.get("tag", ""), fields["object"], fields["type"], name, email,
+                       _utc_epoch(int(stamp)), message)
 
     def log(self, ref: str, *, exclude: str | None = None, path: str | None = None) -> list[str]:
         """SHAs reachable from ref (minus exclude), newest first."""
@@ -292,11 +335,26 @@ class GitRepo:
     def create_tag(self, tag: str, sha: str) -> None:
         self.git("update-ref", f"refs/tags/{tag}", sha, ZERO_SHA)
 
+    def create_tag_object(self, tag: str, commit: str, message: str, tagger: tuple[str, str], when: datetime) -> str:
+        """Write an annotated tag object for commit (git mktag, which checks it as fsck does); no ref is made.
+        message is stored as given: git adds no newline here, unlike `git tag -m`."""
+        name, email = tagger
+        offset = int(when.utcoffset().total_seconds() // 60)
+        zone = f"{'-' if offset < 0 else '+'}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
+        text = (f"object {commit}\ntype commit\ntag {tag}\n"
+                f"tagger {name} <{email}> {int(when.timestamp())} {zone}\n\n{message}")
+        return self.git("mktag", input=text).strip()
+
+
+_TAGGER = re.compile(r"(.*) <(.*)> (\d+) ([+-]\d{4})")
+
+
+def _utc_epoch(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
 
 def _utc(iso: str) -> str:
     """git's strict ISO date (with offset) -> GitHub's `YYYY-MM-DDTHH:MM:SSZ`."""
-    from datetime import datetime, timezone
-
     return datetime.fromisoformat(iso).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -128,7 +128,8 @@ class Release:
     author: str
     created_at: str = field(default_factory=now)
     published_at: str | None = None
-    make_latest: str = "true"
+    make_latest: str = "true"  # true, false or legacy, as the client last sent it
+    updated_at: str | None = None  # set by an edit; until then GitHub reports published_at (or created_at)
 
 
 @dataclass

@@ -52,6 +52,7 @@ class RepoState:
         self.statuses: list[CommitStatus] = []
         self.releases: dict[int, Release] = {}
         self.deployments: dict[int, Deployment] = {}
+        self.latest_release_id: int | None = None  # the release `make_latest: true` chose last (see latest_release)
         self.protection: dict | None = None  # None: GET .../protection answers 404, as for an unprotected branch
         self._known_refs: dict[str, str] = {}
         self._primed = False  # the first look at git only learns the refs; it is not a push
@@ -337,15 +338,55 @@ class RepoState:
         return release
 
     def publish_release(self, release: Release) -> None:
-        if release.tag_name not in self.git.tags():
-            sha = self.git.resolve(release.target_commitish)
-            if not sha:
-                raise ValueError(f"{self.full_name}: release target {release.target_commitish} does not exist")
-            self.git.create_tag(release.tag_name, sha)
+        self._tag(release)
         release.draft, release.published_at = False, release.published_at or now()
+        self._choose_latest(release)
         self.emit("release", hooks.release(self, release, "created"))
         self.emit("release", hooks.release(self, release, "published"))
 
+    def edit_release(self, release: Release, changes: dict) -> Release:
+        """Apply an edit (`PATCH /releases/{id}`): changes holds the fields given, among tag_name, target_commitish,
+        name, body, draft, prerelease and make_latest. Publishing a draft tags it and sends created/published (as
+        publish_release); a published release whose tag_name changes gets that tag at target_commitish unless it
+        exists. GitHub's `release.edited` is not sent: the contract has no example to shape it from."""
+        with self.state.lock:
+            publish = release.draft and changes.get("draft") is False
+            unpublish = not release.draft and changes.get("draft") is True
+            for key in ("tag_name", "target_commitish", "name", "body", "prerelease", "make_latest"):
+                if key in changes:
+                    setattr(release, key, changes[key])
+            release.updated_at = now()
+            if publish:
+                self.publish_release(release)
+            elif unpublish:
+                release.draft, release.published_at = True, None  # its tag stays, as on GitHub
+            elif not release.draft:
+                self._tag(release)
+                if "make_latest" in changes:
+                    self._choose_latest(release)
+            return release
+
+    def _tag(self, release: Release) -> None:
+        """The release's tag, created at target_commitish when missing; an existing tag (annotated or not) is kept."""
+        if release.tag_name in self.git.tags():
+            return
+        sha = self.git.resolve(release.target_commitish)
+        if not sha:
+            raise ValueError(f"{self.full_name}: release target {release.target_commitish} does not exist")
+        self.git.create_tag(release.tag_name, sha)
+
+    def _choose_latest(self, release: Release) -> None:
+        """`true` makes a full release the latest; `legacy` leaves the choice to dates; `false` keeps it out."""
+        if release.make_latest == "true" and not release.prerelease:
+            self.latest_release_id = release.id
+        elif release.make_latest == "legacy" or self.latest_release_id == release.id:
+            self.latest_release_id = None
+
     def latest_release(self) -> Release | None:
-        published = [r for r in self.releases.values() if not r.draft and not r.prerelease]
+        """The release `make_latest: true` chose last while it is published and no prerelease; otherwise (GitHub's
+        `legacy`) the newest published full release not marked `make_latest: false`."""
+        chosen = self.releases.get(self.latest_release_id)
+        if chosen and not chosen.draft and not chosen.prerelease:
+            return chosen
+        published = [r for r in self.releases.values() if not r.draft and not r.prerelease and r.make_latest != "false"]
         return max(published, key=lambda r: (r.published_at or "", r.id), default=None)

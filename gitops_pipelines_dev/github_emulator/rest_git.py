@@ -7,17 +7,28 @@ import posixpath
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from .rest_payloads import api, diff_entry, node_id, user, web
+from .rest_payloads import api, diff_entry, git_object, node_id, user, web
 
 if TYPE_CHECKING:
-    from .git import TreeEntry
+    from .git import TagInfo, TreeEntry
     from .repo_state import RepoState
 
 MAX_INLINE_CONTENT = 1024 * 1024  # larger files come without content (`encoding: none`), as on GitHub
 
 
+UNSIGNED = {"verified": False, "reason": "unsigned", "payload": None, "signature": None, "verified_at": None}
+
+
 def git_user(name: str, email: str, date: str) -> dict:
     return {"name": name, "email": email, "date": date}
+
+
+def git_tag(repo: "RepoState", info: "TagInfo") -> dict:
+    """GitHub's `git-tag` shape: an annotated tag object as `git cat-file tag` shows it."""
+    return {"node_id": node_id("Tag", info.sha), "tag": info.tag, "sha": info.sha,
+            "url": f"{api(repo)}/git/tags/{info.sha}", "message": info.message,
+            "tagger": git_user(info.tagger_name, info.tagger_email, info.tagger_date),
+            "object": git_object(repo, info.object_type, info.object_sha), "verification": dict(UNSIGNED)}
 
 
 def commit(repo: "RepoState", sha: str, *, files: bool = False) -> dict:
@@ -34,8 +45,7 @@ def commit(repo: "RepoState", sha: str, *, files: bool = False) -> dict:
             "committer": git_user(info.committer_name, info.committer_email, info.committer_date),
             "message": info.message, "comment_count": 0,
             "tree": {"sha": info.tree, "url": f"{a}/git/trees/{info.tree}"},
-            "verification": {"verified": False, "reason": "unsigned", "payload": None, "signature": None,
-                             "verified_at": None},
+            "verification": dict(UNSIGNED),
         },
         # GitHub links a commit to an account by e-mail; the emulator by the name of a user it has seen.
         "author": user(repo.state, info.author_name) if info.author_name in known else {},

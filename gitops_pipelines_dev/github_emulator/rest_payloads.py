@@ -196,7 +196,8 @@ def release(repo: "RepoState", rel: Release) -> dict:
             "zipball_url": f"{api(repo)}/zipball/{quote(rel.tag_name)}", "id": rel.id,
             "node_id": node_id("Release", rel.id), "tag_name": rel.tag_name, "target_commitish": rel.target_commitish,
             "name": rel.name, "body": rel.body, "draft": rel.draft, "prerelease": rel.prerelease, "immutable": False,
-            "created_at": rel.created_at, "published_at": rel.published_at, "updated_at": rel.published_at or rel.created_at,
+            "created_at": rel.created_at, "published_at": rel.published_at,
+            "updated_at": rel.updated_at or rel.published_at or rel.created_at,
             "author": user(repo.state, rel.author), "assets": []}
 
 
@@ -232,9 +233,14 @@ def tag(repo: "RepoState", name: str, sha: str) -> dict:
             "tarball_url": f"{api(repo)}/tarball/refs/tags/{quote(name)}", "node_id": node_id("Ref", f"tags/{name}")}
 
 
-def git_ref(repo: "RepoState", ref: str, sha: str) -> dict:
+def git_object(repo: "RepoState", kind: str, sha: str) -> dict:
+    """What a ref or tag points at: `{type, sha, url}`, the url under `/git/commits`, `/git/tags`, ... by type."""
+    return {"type": kind, "sha": sha, "url": f"{api(repo)}/git/{kind}s/{sha}"}
+
+
+def git_ref(repo: "RepoState", ref: str, sha: str, kind: str = "commit") -> dict:
     return {"ref": ref, "node_id": node_id("Ref", ref), "url": f"{api(repo)}/git/{ref}",
-            "object": {"type": "commit", "sha": sha, "url": f"{api(repo)}/git/commits/{sha}"}}
+            "object": git_object(repo, kind, sha)}
 
 
 def diff_entry(repo: "RepoState", change: FileChange, ref: str) -> dict:

@@ -3,9 +3,9 @@ relative to `/repos/{owner}/{repo}` and use Starlette's `{name:path}` where GitH
 
 from __future__ import annotations
 
-from . import checks, deployments, issues, pulls, releases, repos
+from . import checks, deployments, git_database, issues, pulls, releases, repos
 
 # checks first: its `/commits/{ref}/check-runs` must match before repos' catch-all `/commits/{ref:path}`.
-REPO_ROUTES = [*checks.ROUTES, *repos.ROUTES, *pulls.ROUTES, *issues.ROUTES, *releases.ROUTES,
+REPO_ROUTES = [*checks.ROUTES, *repos.ROUTES, *git_database.ROUTES, *pulls.ROUTES, *issues.ROUTES, *releases.ROUTES,
                *deployments.ROUTES]
 TOP_ROUTES = [*repos.TOP_ROUTES]

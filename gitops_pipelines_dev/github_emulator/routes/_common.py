@@ -48,6 +48,17 @@ def unprocessable(*messages: str) -> ApiError:
     return ApiError(422, error("Unprocessable Entity", 422, errors=list(messages)))
 
 
+def invalid_request(detail: str) -> ApiError:
+    """GitHub's 422 for a body that breaks the endpoint's JSON schema: `Invalid request.`, then what is wrong."""
+    return ApiError(422, error(f"Invalid request.\n\n{detail}", 422))
+
+
+def not_supplied(names: list[str]) -> str:
+    """GitHub's words for missing fields: `"tag" wasn't supplied.` or `"object", "tag" weren't supplied.`"""
+    quoted = ", ".join(f'"{name}"' for name in names)
+    return f"{quoted} {'wasn' if len(names) == 1 else 'weren'}'t supplied."
+
+
 def json_value(ctx: Ctx):
     """The request body as any JSON value (some endpoints take an array); an empty body is None."""
     if not ctx.raw_body or not ctx.raw_body.strip():

@@ -1,11 +1,12 @@
-"""Repository, branches, commits, compare, git refs and tags: all read from (or written to) the real git repo."""
+"""Repository, branches, commits, compare, contents and tags: all read from the real git repo (refs and tag objects
+are in git_database)."""
 
 from __future__ import annotations
 
 from ..http import Answer, ApiError, Ctx, not_found
 from ..models import now
 from ..rest_git import branch, commit, comparison, content
-from ..rest_payloads import error, git_ref, repository, tag, user, validation_failed
+from ..rest_payloads import error, repository, tag, user, validation_failed
 from ..rest_pulls import rate_limit
 from ._common import resolve
 
@@ -81,37 +82,6 @@ def compare(ctx: Ctx) -> Answer:
     return Answer(comparison(ctx.repo, base, head, base_sha, head_sha))
 
 
-def _ref_object(ctx: Ctx, full: str) -> tuple[str, str] | None:
-    out = ctx.repo.git.git("for-each-ref", "--format=%(objectname) %(objecttype)", full).split()
-    return (out[0], out[1]) if len(out) == 2 else None
-
-
-def get_ref(ctx: Ctx) -> Answer:
-    full = "refs/" + ctx.params["ref"].strip("/")
-    found = _ref_object(ctx, full)
-    if not found:
-        raise not_found()
-    body = git_ref(ctx.repo, full, found[0])
-    body["object"]["type"] = found[1]
-    return Answer(body)
-
-
-def create_ref(ctx: Ctx) -> Answer:
-    data = ctx.json()
-    ref, sha = data.get("ref") or "", data.get("sha") or ""
-    if not ref.startswith("refs/") or ref.count("/") < 2:
-        raise ApiError(422, error("Reference name must start with 'refs/' and have at least two slashes.", 422))
-    git = ctx.repo.git
-    if len(sha) != 40 or git.resolve(sha) != sha:
-        raise ApiError(422, error("Object does not exist", 422))
-    if _ref_object(ctx, ref):
-        raise ApiError(422, error("Reference already exists", 422))
-    git.git("update-ref", ref, sha, "0" * 40)
-    ctx.repo.refresh(pusher=ctx.login)
-    body = git_ref(ctx.repo, ref, sha)
-    return Answer(body, 201, {"Location": body["url"]})
-
-
 def get_content(ctx: Ctx) -> Answer:
     """`GET /contents/{path}?ref=`: a file (base64 content), a symlink, or a directory's entries, read from git."""
     ref = ctx.query.get("ref") or ctx.repo.default_branch
@@ -148,7 +118,5 @@ ROUTES = [
     ("GET", "/commits/{ref:path}", get_commit),
     ("GET", "/compare/{basehead:path}", compare),
     ("GET", "/contents/{path:path}", get_content),
-    ("GET", "/git/ref/{ref:path}", get_ref),
-    ("POST", "/git/refs", create_ref),
     ("GET", "/tags", list_tags),
 ]
