@@ -229,11 +229,16 @@ class TerraformRunner:
 
     def plan(self, workdir: Path, out: Path, *, data_dir: Path | None = None, env: Mapping[str, str] | None = None,
              var_files: list[str] = (), lock_timeout: str = "30s", refresh_only: bool = False,
-             destroy: bool = False) -> bool:
-        """Make a plan file; True when it has changes (exit code 2 with -detailed-exitcode)."""
+             destroy: bool = False, lock: bool = True) -> bool:
+        """Make a plan file; True when it has changes (exit code 2 with -detailed-exitcode).
+
+        lock=False: read the state without its lock (`-lock=false`), for plans made with read-only credentials,
+        which cannot write a lock; such a plan writes no state, and Terraform refuses to apply it once the state
+        has moved on (stale)."""
+        locking = {"lock_timeout": lock_timeout} if lock else {"lock": False}
         result = self.run(workdir, "plan", env=env, data_dir=data_dir, ok_codes=(0, 2), what="terraform plan",
                           input=False, no_color=IsFlagged, detailed_exitcode=IsFlagged, out=str(out),
-                          lock_timeout=lock_timeout, var_file=list(var_files) or None,
+                          **locking, var_file=list(var_files) or None,
                           refresh_only=IsFlagged if refresh_only else None, destroy=IsFlagged if destroy else None)
         return result.returncode == 2
 

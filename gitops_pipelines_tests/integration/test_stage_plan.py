@@ -19,12 +19,16 @@ from gitops_pipelines_tests.fixtures.infra_repo import API_TOKEN, git
 pytestmark = pytest.mark.slow
 
 BASE_SHA = "b" * 40
+HELD_LOCK = "storage/terraform.tfstate.tflock"  # the S3 backend's lock file (use_lockfile)
 
 
 @pytest.fixture(scope="module")
 def planned(infra_root, moto_servers, tmp_path_factory):
-    """One plan of the sample project for `test`, made on fresh clouds and kept in a private plan store."""
+    """One plan of the sample project for `test`, made on fresh clouds and kept in a private plan store, while
+    another run holds the state's lock (a deploy, or another pull request's plan)."""
     reset_clouds(moto_servers)
+    moto_servers["test"].boto3_client("s3").put_object(Bucket="tfstate-test", Key=HELD_LOCK, Body=json.dumps(
+        {"ID": "another-run", "Operation": "OperationTypeApply", "Who": "deployer@ci"}).encode())
     lines: list[str] = []
     ws = Workspace(load_config(infra_root / "gitops.yaml"), log=lines.append)
     store_dir = tmp_path_factory.mktemp("plans")
@@ -67,6 +71,15 @@ def test_plan_is_stored_and_listed(planned):
     assert {rc["address"] for rc in stored.plan_json()["resource_changes"]} >= {
         "aws_ssm_parameter.api_token", "module.artifacts.aws_s3_bucket.this"}
     assert ws.store.applied(result.plan_id) is None
+
+
+def test_a_pr_plan_reads_the_state_without_taking_the_lock_another_run_holds(planned, moto_servers):
+    _, result, lines, _ = planned
+    assert result.plan_id  # planned, not refused after the lock timeout
+    [command] = [line for line in lines if line.startswith("$ terraform plan")]
+    assert "-lock=false" in command  # plan-only credentials could not write the lock anyway
+    lock = moto_servers["test"].boto3_client("s3").get_object(Bucket="tfstate-test", Key=HELD_LOCK)
+    assert b"another-run" in lock["Body"].read(), "the other run's lock is left alone"
 
 
 def test_plan_changes_nothing_in_the_cloud(planned, moto_servers):

@@ -80,8 +80,10 @@ def plan(ws: Workspace, unit: UnitConfig, env_name: str, change: str | None = No
     data_dir = init_for(ws, unit, env, unit_dir, run_env=process_env)
     with tempfile.TemporaryDirectory(prefix="gitops-plan-") as tmp, ws.var_files(unit_dir, env) as var_files:
         planfile = Path(tmp) / "plan.tfplan"
+        # a plan with plan-only (read-only) credentials cannot write the state lock, and any number of pull
+        # requests plan the same state at once: it reads without the lock (the apply checks it is not stale)
         ws.runner.plan(unit_dir, planfile, data_dir=data_dir, env=process_env, var_files=var_files,
-                       lock_timeout=ws.config.terraform.lock_timeout)
+                       lock_timeout=ws.config.terraform.lock_timeout, lock=credentials == "deploy")
         plan_json = ws.runner.show_json(unit_dir, planfile, data_dir=data_dir, env=process_env)
         text = ws.runner.show_text(unit_dir, planfile, data_dir=data_dir, env=process_env)
         # as `init` left it (written by it when the repository commits none): sealed with the plan, so the
