@@ -8,7 +8,6 @@ import github
 import httpx
 import pytest
 
-from gitops_pipelines_dev.github_emulator import Emulator
 from gitops_pipelines_dev.github_emulator.openapi_check import check
 
 OWNER, NAME = "acme", "infra"
@@ -16,20 +15,7 @@ FILES = {"README.md": "# infra\n", "projects/app/main.tf": 'resource "null_resou
          "modules/net/main.tf": "variable \"cidr\" {}\n"}
 
 
-@pytest.fixture(scope="module")
-def emulator(github_contract):
-    with Emulator(github_contract) as emu:
-        emu.create_repo(OWNER, NAME, FILES)
-        yield emu
-
-
-@pytest.fixture(autouse=True)
-def every_answer_meets_the_contract(emulator):
-    """Validate every exchange of the test against the OpenAPI subset (openapi-core)."""
-    start = len(emulator.exchanges)
-    yield
-    report = check(emulator.exchanges[start:], emulator.contract)
-    assert not report.failures, report.summary()
+pytestmark = pytest.mark.usefixtures("every_answer_meets_the_contract")
 
 
 def client(emulator, **options) -> github.Github:

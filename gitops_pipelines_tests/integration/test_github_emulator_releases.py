@@ -9,7 +9,6 @@ import github
 import httpx
 import pytest
 
-from gitops_pipelines_dev.github_emulator import Emulator
 from gitops_pipelines_dev.github_emulator.openapi_check import check
 
 OWNER, NAME = "acme", "releases"
@@ -17,19 +16,7 @@ FILES = {"README.md": "# releases\n", "modules/net/main.tf": 'variable "cidr" {}
 AUTH = {"Authorization": "token t"}
 
 
-@pytest.fixture(scope="module")
-def emulator(github_contract):
-    with Emulator(github_contract) as emu:
-        emu.create_repo(OWNER, NAME, FILES)
-        yield emu
-
-
-@pytest.fixture(autouse=True)
-def every_answer_meets_the_contract(emulator):
-    start = len(emulator.exchanges)
-    yield
-    report = check(emulator.exchanges[start:], emulator.contract)
-    assert not report.failures, report.summary()
+pytestmark = pytest.mark.usefixtures("every_answer_meets_the_contract")
 
 
 @pytest.fixture(scope="module")
