@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_va
 from gitops_pipelines.core.errors import ConfigError
 from gitops_pipelines.core.redact import Redactor, looks_secret
 from gitops_pipelines.core.settings import (  # noqa: F401 - the sections are part of this module's API
-    ApprovalSettings, DriftSettings, GitHubSettings, PlanStoreSettings, PolicySettings,
+    ApprovalSettings, DriftSettings, GitHubSettings, PlanStoreSettings, PolicySettings, ReleaseSettings,
     SecuritySettings, TerraformSettings, _env_names, _Strict,
 )
 
@@ -134,6 +134,7 @@ class GitopsConfig(_Strict):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     github: GitHubSettings | None = None
+    releases: ReleaseSettings = Field(default_factory=ReleaseSettings)
     allow_env: list[str] = Field(default_factory=list,
                                  description="secret-looking environment variables `${VAR}` may read (read first)")
     rules_owners: list[str] = Field(
@@ -163,6 +164,14 @@ class GitopsConfig(_Strict):
     def _unique_units(cls, units: list[UnitConfig]) -> list[UnitConfig]:
         _no_duplicates([u.name for u in units], "unit")
         return units
+
+    @model_validator(mode="after")
+    def _one_tag_per_unit(self) -> "GitopsConfig":
+        fmt = self.releases.tag_format
+        if fmt is not None and "{unit}" not in fmt and len(self.units) > 1:
+            raise ValueError(f"releases.tag_format: {fmt!r} names no {{unit}}, but gitops.yaml lists "
+                             f"{len(self.units)} units whose versions would share tags; use '{{unit}}/v{{version}}'")
+        return self
 
     @model_validator(mode="after")
     def _units_use_known_environments(self) -> "GitopsConfig":

@@ -1,11 +1,12 @@
 """The small, self-contained sections of gitops.yaml: terraform, plan_store, approvals, drift, policy, security,
-github. Every model is strict (unknown keys are errors) and frozen; config.py assembles them into GitopsConfig."""
+github, releases. Every model is strict (unknown keys are errors) and frozen; config.py assembles them into GitopsConfig."""
 
 from __future__ import annotations
 
 import re
 from typing import Any, Literal
 
+import semver
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # `Fixes #12` and friends: how a pull request names the work item (issue) it belongs to.
@@ -94,3 +95,39 @@ def _env_names(names: list[str]) -> list[str]:
             raise ValueError(f"{name!r} is not the exact name of an environment variable (patterns such as AWS_* "
                              "are not allowed: list each name)")
     return names
+
+
+class ReleaseLabels(_Strict):
+    """The pull-request labels that choose a release's bump (before conventional-commit titles)."""
+
+    major: str = "release:major"
+    minor: str = "release:minor"
+    patch: str = "release:patch"
+
+
+class ReleaseSettings(_Strict):
+    """How releases are versioned and tagged (a git tag and a GitHub Release per version of a unit)."""
+
+    tag_format: str | None = Field(default=None, description=(
+        "the git tag of a version, with {version} and, where gitops.yaml lists several units, {unit}; default "
+        "'{unit}/v{version}', or 'v{version}' where it lists one"))
+    first_version: str = Field(default="0.1.0", description="the version of a unit's first release")
+    labels: ReleaseLabels = Field(default_factory=ReleaseLabels)
+
+    @field_validator("tag_format")
+    @classmethod
+    def _has_version(cls, value: str | None) -> str | None:
+        if value is not None and "{version}" not in value:
+            raise ValueError(f"{value!r} has no {{version}}; for example '{{unit}}/v{{version}}'")
+        if value is not None and re.search(r"\{(?!unit\}|version\})", value):
+            raise ValueError(f"{value!r}: only {{unit}} and {{version}} may be filled in")
+        return value
+
+    @field_validator("first_version")
+    @classmethod
+    def _semver(cls, value: str) -> str:
+        try:
+            semver.Version.parse(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a semantic version (MAJOR.MINOR.PATCH, e.g. 0.1.0)") from None
+        return value

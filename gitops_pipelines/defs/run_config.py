@@ -38,4 +38,5 @@ class ModuleReleaseConfig(dg.Config):
     approved_by: str = Field(default="merge", description="who releases; the merge sensor leaves the default")
     reason: str = Field(default="", description="optional note recorded with the release")
     bump: Bump | None = Field(
-        default=None, description="force a bump; default: from the head commit (Conventional Commits), else patch")
+        default=None, description="force a bump; default: the merged pull requests' release labels, else their "
+                                  "Conventional Commits titles, else patch")

@@ -13,18 +13,21 @@ from gitops_pipelines_tests.dagster.conftest import failure_messages, latest_met
 
 pytestmark = pytest.mark.slow
 
+IDENT = ["-c", "user.name=test", "-c", "user.email=test@example.com"]
 BUCKET = ["bucket/syntax", "bucket/ephemeral_test", "bucket/release"]
 
 
 def test_module_release_needs_passed_checks_and_records_next_version(gitops_defs, instance, infra_root, clouds):
-    git(infra_root, "tag", "-f", "bucket-v1.2.3")  # the session's shared repository: removed again below
+    # an earlier release, on a commit of its own (the session's shared repository: removed again below)
+    earlier = git(infra_root, *IDENT, "commit-tree", "HEAD^{tree}", "-m", "bucket 1.2.3")
+    git(infra_root, "tag", "-f", "bucket/v1.2.3", earlier)
     try:
         _release_flow(gitops_defs, instance, git(infra_root, "rev-parse", "HEAD"))
         # without a github: section the release is a local tag on the commit the checks ran on
-        assert git(infra_root, "rev-list", "-n1", "bucket-v1.3.0") == git(infra_root, "rev-parse", "HEAD")
+        assert git(infra_root, "rev-list", "-n1", "bucket/v1.3.0") == git(infra_root, "rev-parse", "HEAD")
     finally:
-        git(infra_root, "tag", "-d", "bucket-v1.2.3")
-        subprocess.run(["git", "tag", "-d", "bucket-v1.3.0"], cwd=infra_root, capture_output=True)
+        git(infra_root, "tag", "-d", "bucket/v1.2.3")
+        subprocess.run(["git", "tag", "-d", "bucket/v1.3.0"], cwd=infra_root, capture_output=True)
 
 
 def _release_flow(gitops_defs, instance, head: str) -> None:
@@ -46,5 +49,6 @@ def _release_flow(gitops_defs, instance, head: str) -> None:
     assert everything.success
     assert "passed" in latest_metadata(instance, "bucket/ephemeral_test", "pr-7")["result"]
     release = latest_metadata(instance, "bucket/release", "pr-7")
-    assert release["version"] == "1.3.0" and release["tag"] == "bucket-v1.3.0" and release["previous"] == "1.2.3"
+    assert release["version"] == "1.3.0" and release["tag"] == "bucket/v1.3.0"
+    assert release["previous"] == "bucket/v1.2.3"
     assert release["bump"] == "minor" and release["approved_by"] == "merge"

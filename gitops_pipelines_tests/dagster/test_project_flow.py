@@ -4,6 +4,8 @@ Terraform against moto costs 10-20 s per plan or apply, so one flow carries many
 
 from __future__ import annotations
 
+import subprocess
+
 import dagster as dg
 import pytest
 
@@ -18,8 +20,11 @@ def _approval(op: str, plan_id: str, who: str = "alice") -> dict:
     return {"ops": {op: {"config": {"approved_by": who, "reason": "CHG-42 reviewed", "plan_id": plan_id}}}}
 
 
-def test_project_flow_with_lineage_refusals_reruns_and_drift(gitops_defs, instance, infra_root, clouds):
+def test_project_flow_with_lineage_refusals_reruns_and_drift(gitops_defs, instance, infra_root, clouds, request):
     head = git(infra_root, "rev-parse", "HEAD")
+    # the release tags the session's shared repository: removed again at the end
+    request.addfinalizer(lambda: subprocess.run(["git", "tag", "-d", "storage/v0.1.0"], cwd=infra_root,
+                                                capture_output=True))
     # the sample has one commit: it is both the PR head and, for the merge-time stages, the merge commit
     tags = change_tags(head_sha=head, merge_sha=head, triggered_by="merge of PR #1 by bob")
     instance.add_dynamic_partitions("changes", ["pr-1", "pr-2", "pr-3"])
@@ -81,6 +86,9 @@ def test_project_flow_with_lineage_refusals_reruns_and_drift(gitops_defs, instan
     release = latest_metadata(instance, "storage/release", "pr-1")
     assert release["decision"] == "approved" and release["approved_by"] == "alice"
     assert release["plan_id"] == prod_plan["plan_id"] and release["reason"] == "CHG-42 reviewed"
+    # without GitHub the release is an annotated tag of the project's first version on the merged commit
+    assert release["tag"] == "storage/v0.1.0" and git(infra_root, "cat-file", "-t", "storage/v0.1.0") == "tag"
+    assert git(infra_root, "rev-list", "-n1", "storage/v0.1.0") == head
 
     # Production deploy: a wrong plan_id names the expected plan; the right one applies exactly the prod plan.
     wrong = run("prod_deploy", ["storage/prod_deploy"], "pr-1", _approval("storage__prod_deploy", pr2_prod))

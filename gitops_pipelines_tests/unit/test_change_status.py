@@ -198,9 +198,9 @@ def test_a_module_is_released_on_merge():
     assert release.environment == "release" and conditions(release) == ["merge"]
     (release,) = assemble(make_config(), module_facts(pull=pull(merged=True))).units[0].environments
     assert conditions(release) == ["release"] and release.waits[0].by == PIPELINE
-    tags = (Tag("bucket-v1.3.0", MERGE), Tag("other-v9.0.0", MERGE))
+    tags = (Tag("other/v9.0.0", MERGE), Tag("bucket/v1.3.0", MERGE))
     (release,) = assemble(make_config(), module_facts(pull=pull(merged=True), tags=tags)).units[0].environments
-    assert release.released == "bucket-v1.3.0" and release.next == "nothing: released as bucket-v1.3.0"
+    assert release.released == "bucket/v1.3.0" and release.next == "nothing: released as bucket/v1.3.0"
 
 
 # -- without GitHub ----------------------------------------------------------------------------------------------

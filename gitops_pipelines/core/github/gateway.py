@@ -111,6 +111,12 @@ class GitHubGateway(Publishing):
         return [PullRequest.from_json(d) for d in self._paginate("listing open pull requests", "/pulls",
                                                                  {"state": "open"})]
 
+    def merged_pulls(self, base: str | None = None) -> list[PullRequest]:
+        """Every merged pull request (into `base`, when given), most recently updated first."""
+        params = {"state": "closed", "sort": "updated", "direction": "desc", **({"base": base} if base else {})}
+        pulls = [PullRequest.from_json(d) for d in self._paginate("listing closed pull requests", "/pulls", params)]
+        return [p for p in pulls if p.merged and p.merge_commit_sha]
+
     def changed_files(self, number: int) -> list[str]:
         """Paths the pull request touches; a rename lists both the old and the new path."""
         paths: dict[str, None] = {}
@@ -146,6 +152,15 @@ class GitHubGateway(Publishing):
     def latest_release(self) -> Release | None:
         try:
             _, data = self._api("reading the latest release", "GET", "/releases/latest", ok=(404,))
+        except GithubException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return Release.from_json(data)
+
+    def release_by_tag(self, tag: str) -> Release | None:
+        try:
+            _, data = self._api(f"reading release {tag}", "GET", f"/releases/tags/{tag}", ok=(404,))
         except GithubException as exc:
             if exc.status == 404:
                 return None

@@ -153,19 +153,41 @@ class Publishing:
         return ids
 
     # -- tags and releases (writes) ------------------------------------------------------------------------------
-    def create_tag(self, name: str, sha: str) -> None:
-        """A lightweight tag at sha; succeeds quietly when the same tag already points there."""
+    def create_tag(self, name: str, sha: str, *, points_at: str | None = None) -> None:
+        """A tag ref at sha (a commit, or a tag object pointing at the commit `points_at`); succeeds quietly when
+        the same tag already points there."""
         try:
             self._api(f"creating tag {name}", "POST", "/git/refs", input={"ref": f"refs/tags/{name}", "sha": sha},
                       ok=(422,))
         except GithubException as exc:
             if exc.status != 422:
                 raise
+            if points_at is not None and any(t.name == name and t.sha == points_at for t in self.tags()):
+                return
             _, data = self._api(f"reading tag {name}", "GET", f"/git/ref/tags/{name}")
             if (data.get("object") or {}).get("sha") != sha:
                 raise GitHubError(f"tag {name} already exists at {(data.get('object') or {}).get('sha', '?')[:12]}, "
                                   f"not at {sha[:12]}: choose the next version", repository=self.repository,
                                   action=f"creating tag {name}", status=422) from exc
+
+    def create_annotated_tag(self, name: str, sha: str, message: str) -> None:
+        """An annotated tag (a tag object with its message, then its ref) at sha. Refused, with nothing moved, when
+        the tag exists at another commit; succeeds quietly when it already points at sha."""
+        existing = next((t for t in self.tags() if t.name == name), None)
+        if existing is not None:
+            if existing.sha != sha:
+                raise GitHubError(f"tag {name} already exists at {existing.sha[:12]}, not at {sha[:12]}; nothing was "
+                                  "moved. Find out who made it: delete it if it is wrong, or release the next version",
+                                  repository=self.repository, action=f"creating tag {name}", status=422)
+            return
+        _, tag = self._api(f"creating the tag object {name}", "POST", "/git/tags", input={
+            "tag": name, "message": message, "object": sha, "type": "commit"})
+        self.create_tag(name, tag["sha"], points_at=sha)
+
+    def update_release(self, release_id: int, body: str) -> Release:
+        _, data = self._api(f"updating release {release_id}", "PATCH", f"/releases/{release_id}",
+                            input={"body": body})
+        return Release.from_json(data)
 
     def create_release(self, tag: str, name: str, body: str, sha: str, *, prerelease: bool = False) -> Release:
         """A published release of tag (created at sha if missing); returns the existing one if already there."""

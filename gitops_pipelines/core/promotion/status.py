@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from gitops_pipelines.core.changes.detection import affected_units
-from gitops_pipelines.core.changes.versioning import parse_tag
+from gitops_pipelines.core.changes.versioning import tag_format
 from gitops_pipelines.core.config import EnvironmentConfig, GitopsConfig, UnitConfig
 from gitops_pipelines.core.errors import UsageError
 from gitops_pipelines.core.github.approvals import decide_required
@@ -179,8 +179,9 @@ def _module_release(config: GitopsConfig, facts: ChangeFacts, unit: UnitConfig,
     if pull is None:
         return EnvironmentStatus(RELEASE, True, known=False)
     approvals = _approvals(facts, config.approvals.required)
+    fmt = tag_format(config.releases.tag_format, len(config.units))
     released = next((t.name for t in facts.tags if pull.merged and t.sha == pull.merge_commit_sha
-                     and (parsed := parse_tag(t.name)) is not None and parsed[0] == unit.name), None)
+                     and fmt.versions(unit.name, [t.name])[0]), None)
     if released is not None:
         return EnvironmentStatus(RELEASE, True, approvals=approvals, released=released)
     waits = _closed(facts)

@@ -14,12 +14,13 @@ from gitops_pipelines.core.promotion.commits import AFTER_MERGE, PR_TIME
 from gitops_pipelines.core.vocabulary import POLICY, RELEASE, deploy_stage, plan_stage
 from gitops_pipelines.defs.checkouts import merged_checkout
 from gitops_pipelines.defs.keys import apply_pool, key
-from gitops_pipelines.defs.lineage import recorded_plan_id
+from gitops_pipelines.defs.lineage import latest_metadata, recorded_plan_id
 from gitops_pipelines.defs.metadata import deploy_metadata, plan_metadata
 from gitops_pipelines.defs.partitions import changes
 from gitops_pipelines.defs.pr_checks.reporting import reporting
 from gitops_pipelines.defs.promotion.feedback import deploy_feedback
 from gitops_pipelines.defs.promotion.gating import gate, proven_approver
+from gitops_pipelines.defs.promotion.releasing import make_release, release_metadata, release_note
 from gitops_pipelines.defs.refusals import refusals
 from gitops_pipelines.defs.run_config import ApprovalConfig, MergeDeployConfig
 from gitops_pipelines.defs.run_tags import refuse_untrusted, run_commits, triggered_by
@@ -155,6 +156,9 @@ def approved_deploy_asset(unit: UnitConfig, env: EnvironmentConfig, previous: En
                                 applied_by=approver)
             report.applied(result.summary())
         context.log.info(result.summary())
+        if released:
+            release_note(context, github, latest_metadata(context, release_key, change) or {}, env.name,
+                         result.summary())
         approval = {"approved_by": approver, "reason": config.reason, "approved_plan_id": config.plan_id,
                     "reviewed_by": ", ".join(verdict.approvers), "head_sha": commits.head_sha}
         return dg.MaterializeResult(metadata=deploy_metadata(result, plan_key, triggered_by(context), approval))
@@ -176,7 +180,8 @@ def _approved_plan(context: dg.AssetExecutionContext, ws, unit: UnitConfig, env:
 
 
 def release_asset(unit: UnitConfig, env: EnvironmentConfig, previous: EnvironmentConfig | None) -> dg.AssetsDefinition:
-    """The decision to take a change to the last environment, bound to the plan the person reviewed."""
+    """The decision to take a change to the last environment, bound to the plan the person reviewed: the next
+    version tagged on the merge commit, and a GitHub Release that says what that environment gets."""
     plan_key = key(unit.name, plan_stage(env.name))
 
     @dg.asset(key=key(unit.name, RELEASE), group_name=unit.name, partitions_def=changes, deps=[plan_key],
@@ -189,11 +194,20 @@ def release_asset(unit: UnitConfig, env: EnvironmentConfig, previous: Environmen
             record = _approved_plan(context, ws, unit, env, previous, config)
             approver = proven_approver(context, ws, github, unit.name, env.name, commits, config.approved_by)
         context.log.info(f"{unit.name}: plan {record.short_id} for {change} approved by {approver}")
+        summary = (f"{record.summary.add} to add, {record.summary.change} to change, "
+                   f"{record.summary.destroy} to destroy, {record.summary.replace} to replace")
+        tested = {}  # what the deploy to the environment before recorded
+        if previous is not None:
+            tested = latest_metadata(context, key(unit.name, deploy_stage(previous.name)), change) or {}
+        facts = promotion.ProductionFacts(env.name, record.plan_id, summary, str(tested.get("result") or ""),
+                                          approver, config.reason, str(tested.get("approved_by") or ""))
+        sha = commits.for_phase(AFTER_MERGE)
+        with refusals():
+            release = make_release(context, ws, github, unit.name, sha, production=facts)
         return dg.MaterializeResult(metadata={
             "decision": "approved", "plan_id": record.plan_id, "plan_asset": plan_key.to_user_string(),
             "approved_by": approver, "reason": config.reason, "head_sha": record.binding.head_sha or "",
-            "summary": f"{record.summary.add} to add, {record.summary.change} to change, "
-                       f"{record.summary.destroy} to destroy, {record.summary.replace} to replace",
+            "summary": summary, **release_metadata(release, sha),
         })
 
     return _release
