@@ -42,13 +42,13 @@ def drift(ws: Workspace, unit: UnitConfig, env_name: str, *, credentials: Creden
         refresh = Path(tmp) / "refresh.tfplan"
         drifted: list[str] = []
         if ws.runner.plan(unit_dir, refresh, data_dir=data_dir, env=run_env, var_files=var_files,
-                          lock_timeout=ws.config.terraform.lock_timeout, refresh_only=True, lock=False):
+                          lock_timeout=ws.config.terraform.lock_timeout, refresh_only=True):
             report = ws.runner.show_json(unit_dir, refresh, data_dir=data_dir, env=run_env)
             drifted = sorted({d["address"] for d in report.get("resource_drift") or []})
         normal = Path(tmp) / "normal.tfplan"
         pending: list[str] = []
         if ws.runner.plan(unit_dir, normal, data_dir=data_dir, env=run_env, var_files=var_files,
-                          lock_timeout=ws.config.terraform.lock_timeout, lock=False):
+                          lock_timeout=ws.config.terraform.lock_timeout):
             report = ws.runner.show_json(unit_dir, normal, data_dir=data_dir, env=run_env)
             pending = sorted(rc["address"] for rc in report.get("resource_changes") or []
                              if set(rc["change"]["actions"]) - {"no-op", "read"} and rc["address"] not in drifted)
