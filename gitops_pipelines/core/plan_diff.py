@@ -273,3 +273,14 @@ def _markdown_difference(r: ResourceDiff) -> str:
 def _cell(text: str) -> str:
     """A table cell: a `|` ends the cell even inside a code span unless escaped (GitHub unescapes it there)."""
     return text.replace("|", "\\|")
+
+
+def attribute_changes(change: dict) -> list[str]:
+    """`path: before -> after` per attribute of one resource change (a drift entry's `change`), sensitive values
+    masked, at most MAX_ATTRIBUTES (the rest counted)."""
+    sensitive = _either(change.get("before_sensitive"), change.get("after_sensitive"))
+    before = _resolve(change.get("before"), None, sensitive)
+    after = _resolve(change.get("after"), change.get("after_unknown"), sensitive)
+    found = [f"{d.path}: {_show(d.approved)} -> {_show(d.new)}" for d in _differences(before, after, "")]
+    more = len(found) - MAX_ATTRIBUTES
+    return found[:MAX_ATTRIBUTES] + ([f"(and {more} more)"] if more > 0 else [])

@@ -110,7 +110,8 @@ def test_project_flow_with_lineage_refusals_reruns_and_drift(gitops_defs, instan
     assert "acme-test-artifacts" in buckets["test"] and "acme-prod-artifacts" not in buckets["test"]
     assert "acme-prod-artifacts" in buckets["prod"] and "acme-test-artifacts" not in buckets["prod"]
 
-    # Drift: a change made outside Terraform in test fails test's check; prod stays clean.
+    # Drift: a change made outside Terraform in test fails test's check; prod stays clean (the drift issue on
+    # GitHub: test_drift_issues.py).
     clouds["test"].boto3_client("s3").put_bucket_tagging(
         Bucket="acme-test-artifacts", Tagging={"TagSet": [{"Key": "team", "Value": "changed-by-hand"}]})
     drift = gitops_defs.resolve_job_def("drift").execute_in_process(instance=instance, raise_on_error=False)

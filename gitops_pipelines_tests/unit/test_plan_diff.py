@@ -9,7 +9,7 @@ import re
 import pytest
 
 from gitops_pipelines.core.github.rendering import code_span
-from gitops_pipelines.core.plan_diff import ABSENT, UNKNOWN, plan_diff
+from gitops_pipelines.core.plan_diff import ABSENT, UNKNOWN, attribute_changes, plan_diff
 from gitops_pipelines.core.plan_store import SENSITIVE, PlanBinding, PlanRecord, PlanSummary
 from gitops_pipelines.core.promotion import after_replan, decide_after_merge
 from gitops_pipelines.core.promotion.replan import MAIN_MOVED, NOT_BOUND, STATE_CHANGED
@@ -240,3 +240,13 @@ def test_different_resource_changes_wait_for_a_person_who_knows_what_to_do():
     assert "site/test (pr-7)" in message and "nothing was applied" in message
     assert "read the diff" in message and "Dagster UI" in message and "site/test_deploy for pr-7" in message
     assert f"plan_id {'2' * 64}" in message and "111111111111" in message
+
+
+def test_a_drift_entry_lists_its_changed_attributes_with_sensitive_values_masked():
+    change = {"before": {"tags": {"team": "platform", "env": "test"}, "token": "s3cret", "size": 1},
+              "after": {"tags": {"team": "by-hand", "env": "test"}, "token": "other", "size": 1},
+              "before_sensitive": {"token": True}, "after_sensitive": {"token": True}}
+    assert attribute_changes(change) == ['tags.team: "platform" -> "by-hand"']  # a masked value cannot differ
+    many = {"before": {f"a{i}": i for i in range(12)}, "after": {f"a{i}": i + 1 for i in range(12)}}
+    found = attribute_changes(many)
+    assert len(found) == 11 and found[-1] == "(and 2 more)"

@@ -92,6 +92,20 @@ class Comment:
 
 
 @dataclass(frozen=True)
+class Issue:
+    number: int
+    title: str
+    body: str
+    author: str
+    state: str  # open | closed
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Issue":
+        return cls(int(data["number"]), data.get("title") or "", data.get("body") or "",
+                   (data.get("user") or {}).get("login") or "", data.get("state") or "open")
+
+
+@dataclass(frozen=True)
 class Release:
     id: int
     tag: str

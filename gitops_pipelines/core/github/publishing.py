@@ -11,7 +11,7 @@ from github import Auth, GithubException
 
 from .comments import marker_key, plan_upsert, same_login
 from .errors import GitHubError
-from .models import Comment, Deployment, DeploymentStatus, Release
+from .models import Comment, Deployment, DeploymentStatus, Issue, Release
 
 ANNOTATIONS_PER_REQUEST = 50  # GitHub's limit per create/update of a check run
 OUTPUT_LIMIT = 65535  # check-run summary and text
@@ -151,6 +151,30 @@ class Publishing:
                 existing = int(data["id"])
             ids.append(existing)
         return ids
+
+    # -- issues --------------------------------------------------------------------------------------------------
+    def bot_issues(self, label: str) -> list[Issue]:
+        """The open issues with `label` that the bot opened (pull requests, which the list includes, left out)."""
+        found = self._paginate(f"listing open issues labelled {label}", "/issues",
+                               {"state": "open", "labels": label})
+        login = self.login
+        return [Issue.from_json(d) for d in found if not d.get("pull_request")
+                and same_login(login, (d.get("user") or {}).get("login") or "")]
+
+    def open_issue(self, title: str, body: str, labels: list[str]) -> int:
+        _, data = self._api(f"opening the issue {title!r}", "POST", "/issues",
+                            input={"title": title, "body": body, "labels": labels})
+        return int(data["number"])
+
+    def edit_issue(self, number: int, *, body: str | None = None, state: str | None = None,
+                   state_reason: str | None = None) -> None:
+        changes = {k: v for k, v in {"body": body, "state": state, "state_reason": state_reason}.items()
+                   if v is not None}
+        self._api(f"editing issue #{number}", "PATCH", f"/issues/{number}", input=changes)
+
+    def comment(self, number: int, body: str) -> int:
+        _, data = self._api(f"commenting on #{number}", "POST", f"/issues/{number}/comments", input={"body": body})
+        return int(data["id"])
 
     # -- tags and releases (writes) ------------------------------------------------------------------------------
     def create_tag(self, name: str, sha: str, *, points_at: str | None = None) -> None:

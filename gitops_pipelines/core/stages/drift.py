@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from gitops_pipelines.core.config import CredentialSet, UnitConfig
+from gitops_pipelines.core.plan_diff import attribute_changes
 from gitops_pipelines.core.stages.plan import init_for, stage_env
 from gitops_pipelines.core.workspace import Workspace
 
@@ -21,6 +22,7 @@ class DriftResult(BaseModel):
     status: DriftStatus
     drifted: list[str]  # addresses changed outside Terraform
     pending: list[str]  # addresses the code would change
+    changes: dict[str, list[str]] = {}  # per drifted address: the attributes changed, sensitive values masked
 
     def summary(self) -> str:
         if self.status == "drift":
@@ -41,10 +43,12 @@ def drift(ws: Workspace, unit: UnitConfig, env_name: str, *, credentials: Creden
     with tempfile.TemporaryDirectory(prefix="gitops-drift-") as tmp, ws.var_files(unit_dir, env) as var_files:
         refresh = Path(tmp) / "refresh.tfplan"
         drifted: list[str] = []
+        changes: dict[str, list[str]] = {}
         if ws.runner.plan(unit_dir, refresh, data_dir=data_dir, env=run_env, var_files=var_files,
                           lock_timeout=ws.config.terraform.lock_timeout, refresh_only=True):
             report = ws.runner.show_json(unit_dir, refresh, data_dir=data_dir, env=run_env)
             drifted = sorted({d["address"] for d in report.get("resource_drift") or []})
+            changes = {d["address"]: attribute_changes(d.get("change") or {}) for d in report.get("resource_drift") or []}
         normal = Path(tmp) / "normal.tfplan"
         pending: list[str] = []
         if ws.runner.plan(unit_dir, normal, data_dir=data_dir, env=run_env, var_files=var_files,
@@ -53,4 +57,5 @@ def drift(ws: Workspace, unit: UnitConfig, env_name: str, *, credentials: Creden
             pending = sorted(rc["address"] for rc in report.get("resource_changes") or []
                              if set(rc["change"]["actions"]) - {"no-op", "read"} and rc["address"] not in drifted)
     status: DriftStatus = "drift" if drifted else ("pending_change" if pending else "no_drift")
-    return DriftResult(unit=unit.name, environment=env.name, status=status, drifted=drifted, pending=pending)
+    return DriftResult(unit=unit.name, environment=env.name, status=status, drifted=drifted, pending=pending,
+                       changes=changes)
