@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gitops_pipelines.core import stages
+from gitops_pipelines.core import promotion, stages
 from gitops_pipelines.core.config import load_config
 from gitops_pipelines.core.plan_store import open_plan_store
 from gitops_pipelines.core.workspace import Workspace
@@ -72,3 +72,22 @@ def test_code_changed_but_not_applied_is_a_pending_change(deployed, moto_servers
         assert _tags(moto_servers)["team"] == "platform"
     finally:
         main_tf.write_text(original)
+
+
+def test_a_drift_check_waits_for_an_apply_holding_the_lock_then_reports_it_and_never_breaks_it(deployed,
+                                                                                               moto_servers):
+    ws, unit, _ = deployed
+    s3 = moto_servers["test"].boto3_client("s3")
+    lock = "storage/terraform.tfstate.tflock"
+    s3.put_object(Bucket="tfstate-test", Key=lock, Body=b'{"ID": "apply-in-progress", "Who": "deployer@ci"}')
+    try:
+        impatient = ws.config.model_copy(update={"terraform": ws.config.terraform.model_copy(
+            update={"lock_timeout": "2s"})})
+        quick = Workspace(impatient, log=lambda line: None)
+        quick._store = ws._store
+        results = {r.environment: r for r in promotion.drift_all(quick, unit)}
+        assert results["test"].status == "locked" and "another run holds the state lock" in results["test"].summary()
+        assert results["prod"].status == "pending_change", "the other environment is still checked (not deployed)"
+        assert b"apply-in-progress" in s3.get_object(Bucket="tfstate-test", Key=lock)["Body"].read()
+    finally:
+        s3.delete_object(Bucket="tfstate-test", Key=lock)

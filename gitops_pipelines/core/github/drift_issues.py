@@ -51,12 +51,14 @@ class DriftIssue:
 
     def describe(self, unit: str, environment: str) -> str:
         if self.action == "none":
-            return f"{unit}/{environment}: no drift and no open drift issue"
+            return f"{unit}/{environment}: the drift issues are as they were"
         return f"{unit}/{environment}: drift issue #{self.number} {self.action}"
 
 
 def publish_drift(gateway: Any, result: Any, run_url: str | None, redact: Redactor | None = None) -> DriftIssue:
     """Open, update or close the unit+environment's drift issue from one drift result."""
+    if result.status == "locked":  # not checked: what the issue says stays as it is
+        return DriftIssue("none")
     marker = drift_marker(result.unit, result.environment)
     ours = next((i for i in gateway.bot_issues(DRIFT_LABEL) if i.body.lstrip().startswith(marker)), None)
     if result.status == "drift":

@@ -13,7 +13,7 @@ from gitops_pipelines.core.plan_diff import attribute_changes
 from gitops_pipelines.core.stages.plan import init_for, stage_env
 from gitops_pipelines.core.workspace import Workspace
 
-DriftStatus = Literal["no_drift", "drift", "pending_change"]
+DriftStatus = Literal["no_drift", "drift", "pending_change", "locked"]
 
 
 class DriftResult(BaseModel):
@@ -23,8 +23,12 @@ class DriftResult(BaseModel):
     drifted: list[str]  # addresses changed outside Terraform
     pending: list[str]  # addresses the code would change
     changes: dict[str, list[str]] = {}  # per drifted address: the attributes changed, sensitive values masked
+    detail: str = ""  # why it could not be checked (locked)
 
     def summary(self) -> str:
+        if self.status == "locked":
+            return (f"{self.unit}/{self.environment}: not checked: another run holds the state lock (the lock is "
+                    f"left alone; the next drift check tries again). {self.detail}")
         if self.status == "drift":
             return f"{self.unit}/{self.environment}: drift in {', '.join(self.drifted)}"
         if self.status == "pending_change":

@@ -35,13 +35,15 @@ def drift_asset(config: GitopsConfig, unit: UnitConfig) -> dg.AssetsDefinition:
             ws = gitops.workspace(context.log.info, gitops.main_commit())
             results = promotion.drift_all(ws, ws.config.unit(unit.name))
         for result in results:
-            (context.log.warning if result.status == "drift" else context.log.info)(result.summary())
+            (context.log.info if result.status in ("no_drift", "pending_change") else context.log.warning)(
+                result.summary())
         issues = _tell_github(context, github, ws, results)
         return dg.MaterializeResult(
             metadata={**{r.environment: r.status for r in results}, **issues},
             check_results=[dg.AssetCheckResult(
-                check_name=drift_check_name(r.environment), passed=r.status != "drift",
-                severity=dg.AssetCheckSeverity.ERROR, description=r.summary(),
+                check_name=drift_check_name(r.environment), passed=r.status not in ("drift", "locked"),
+                severity=dg.AssetCheckSeverity.WARN if r.status == "locked" else dg.AssetCheckSeverity.ERROR,
+                description=r.summary(),
                 metadata={"status": r.status, "drifted": r.drifted, "pending": r.pending,
                           "changes": dg.MetadataValue.json(r.changes)}) for r in results])
 
