@@ -4,6 +4,7 @@ Exit codes: 0 ok, 1 the stage failed, 2 usage or config error, 3 refused (tamper
 plan), 4 drift found (`drift` only). `change pr-N`: 0 when the change is applied or waits only on people (reviews,
 the merge, a person launching a release or deploy), 1 when it waits on the pipeline or on a fix (a stage failed or
 has not run at the head, a plan is missing), 2 for a bad change key, no such pull request, or no GitHub token.
+`policy PLAN_ID`: 0 when the plan passes (warnings listed), 1 on a deny; `policy test`: 1 when a test fails.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from gitops_pipelines.core.config import resolve_config_path
 from gitops_pipelines.core.errors import ConfigError, GitopsError
 from gitops_pipelines.core.github import GitHubGateway
 from gitops_pipelines.core.plan_store.keys import ENV_VAR as PLAN_KEY_ENV
+from gitops_pipelines.core.policy.testing import run_policy_tests
 from gitops_pipelines.core.promotion.status import change_number, change_status
+from gitops_pipelines.core.stages.plan import check_policy
 from gitops_pipelines.core.vocabulary import EPHEMERAL_TEST, SYNTAX
 from gitops_pipelines.core.workspace import Workspace, open_workspace
 
@@ -77,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("plan_id")
     pv = psub.add_parser("verify", parents=[common])
     pv.add_argument("plan_id", nargs="?")
+    text = ("the security policy on a stored plan (exit 1 on deny; warnings listed), or `policy test`: the "
+            "repository's Rego unit tests, like opa test")
+    p = sub.add_parser("policy", parents=[common], help=text, description=text)
+    p.add_argument("target", metavar="PLAN_ID|test", help="a stored plan's id, or `test`")
     text = "where a change stands: PR stages at their commit, plans, approvals, applies, what it waits for"
     p = sub.add_parser("change", parents=[common], help=text, description=text)
     p.add_argument("change", help="the pull request, pr-<number>")
@@ -175,6 +182,29 @@ def _plans_verify(ws: Workspace, args):
     return payload, "\n".join(lines) or "no stored plans", EXIT_REFUSED if bad else EXIT_OK
 
 
+def _policy(ws: Workspace, args):
+    if args.target == "test":
+        folder = ws.config.policy_root / (ws.config.policy.rego_dir or "policies")
+        results = run_policy_tests(folder)
+        lines = [f"{'PASS' if r.passed else 'FAIL'}: {r.name}" + (f" ({r.detail})" if r.detail else "")
+                 for r in results]
+        failed = sum(not r.passed for r in results)
+        lines.append(f"{len(results) - failed}/{len(results)} policy tests passed in {folder}")
+        payload = [{"name": r.name, "passed": r.passed, "detail": r.detail} for r in results]
+        return payload, "\n".join(lines), EXIT_FAILED if failed else EXIT_OK
+    stored = ws.store.get(args.target)  # verified before anything reads it
+    report = check_policy(ws, stored.plan_json(), stored.record.binding.environment)
+    b = stored.record.binding
+    lines = [f"{b.unit}/{b.environment}: plan {stored.record.short_id}: policy "
+             f"{'passed' if report.passed else 'FAILED'} ({len(report.errors)} error(s), "
+             f"{len(report.warnings)} warning(s), {len(report.rules)} rule set(s))"]
+    lines += [f"  {v.severity:7} {v.rule_id}  {v.address or '-'}  {v.message}" for v in report.violations]
+    lines += [f"  waived  {v.rule_id}  {v.address or '-'}  {v.message}" for v in report.allowed]
+    payload = {"plan_id": stored.record.plan_id, "passed": report.passed, "rules": report.rules,
+               "violations": [v.__dict__ for v in report.violations], "waived": [v.__dict__ for v in report.allowed]}
+    return payload, "\n".join(lines), EXIT_OK if report.passed else EXIT_FAILED
+
+
 def _change(ws: Workspace, args):
     change_number(args.change)  # a typo is a usage error before anything is asked of GitHub
     gateway = _github_gateway(ws)
@@ -202,7 +232,7 @@ def _github_gateway(ws: Workspace):
 COMMANDS: dict[str, Callable] = {
     "config": _config_check, SYNTAX: _syntax, EPHEMERAL_TEST: _ephemeral, "ephemeral": _ephemeral, "plan": _plan,
     "apply": _apply, "drift": _drift, "plans list": _plans_list, "plans show": _plans_show, "plans verify": _plans_verify,
-    "change": _change,
+    "change": _change, "policy": _policy,
 }
 
 

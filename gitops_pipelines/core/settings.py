@@ -59,7 +59,10 @@ class PolicySettings(_Strict):
     """Security policy checks run on every plan; a plan with an error-level violation is never applied."""
 
     allow: list[str] = Field(default_factory=list, description="rule ids, or rule-id:address-glob, to waive")
-    rego_dir: str | None = Field(default=None, description="folder of *.rego files (query data.gitops.deny)")
+    rego_dir: str | None = Field(default="policies", description=(
+        "the repository's own Rego policies, conftest style (deny, violation, warn); read from main"))
+    namespaces: list[str] = Field(default_factory=lambda: ["main"],
+                                  description="the Rego packages whose deny/violation/warn rule sets count")
 
 
 class SecuritySettings(_Strict):

@@ -154,3 +154,58 @@ def test_drift_found_exits_4_apart_from_usage_errors(plans, cli, moto_servers):
 def test_the_ephemeral_test_stage_answers_to_its_stage_name_and_a_short_alias(cli):
     for name in ("ephemeral_test", "ephemeral"):
         assert "throwaway sandbox" in cli(name, "--help").stdout
+
+
+POLICY = """package main
+
+import rego.v1
+
+deny contains {"msg": "parameters come from the secrets pipeline, not from Terraform", "resource": rc.address} if {
+	some rc in input.resource_changes
+	rc.type == "aws_ssm_parameter"
+}
+
+warn contains "every bucket is reviewed by the storage team" if {
+	some rc in input.resource_changes
+	rc.type == "aws_s3_bucket"
+}
+"""
+POLICY_TESTS = """package main
+
+import rego.v1
+
+test_a_parameter_is_denied if {
+	count(deny) == 1 with input as {"resource_changes": [{"type": "aws_ssm_parameter", "address": "p"}]}
+}
+
+test_nothing_is_denied_for_an_empty_plan if {
+	count(deny) == 0 with input as {"resource_changes": []}
+}
+
+test_this_one_is_wrong if {
+	count(deny) == 5 with input as {"resource_changes": []}
+}
+"""
+
+
+def test_policy_on_a_stored_plan_and_the_repositorys_own_policy_tests(plans, cli):
+    plan_id = plans[0]["plan_id"]
+    clean = cli.json("policy", plan_id)
+    assert clean["passed"] and not clean["violations"]
+    folder = cli.root / "policies"
+    folder.mkdir()
+    try:
+        (folder / "storage.rego").write_text(POLICY)
+        (folder / "storage_test.rego").write_text(POLICY_TESTS)
+        denied = cli.json("policy", plan_id, code=1)  # a conftest policy of the repository, picked up as it is
+        found = {(v["rule_id"], v["severity"]) for v in denied["violations"]}
+        assert {("main.deny", "error"), ("main.warn", "warning")} <= found
+        text = cli("policy", plan_id, code=1).stdout
+        assert "policy FAILED" in text and "aws_ssm_parameter.api_token  parameters come from the secrets" in text
+        tests = cli("policy", "test", code=1).stdout
+        assert "PASS: data.main.test_a_parameter_is_denied" in tests
+        assert "FAIL: data.main.test_this_one_is_wrong" in tests and "2/3 policy tests passed" in tests
+    finally:
+        for file in folder.iterdir():
+            file.unlink()
+        folder.rmdir()

@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 from gitops_pipelines.core.errors import ConfigError
+from gitops_pipelines.core.policy.testing import run_policy_tests
 from gitops_pipelines_tests.unit.test_policy import change, ids, plan
 from gitops_pipelines.core.policy import (
     BUNDLED_POLICIES,
@@ -96,12 +97,75 @@ def test_rego_policy_sees_the_environment_and_objects_or_strings(tmp_path):
     ]
 
 
-def test_broken_rego_is_a_config_error(tmp_path):
+def test_a_conftest_policy_works_as_it_is_with_its_data_file(tmp_path):
     pytest.importorskip("regopy")
-    (tmp_path / "bad.rego").write_text("package gitops\n\ndeny contains x if {\n")
-    with pytest.raises(ConfigError, match="bad.rego"):
-        evaluate(plan(), "test", rego_dir=tmp_path)
+    (tmp_path / "sizes.rego").write_text(
+        "package main\n\nimport rego.v1\n\n"
+        "deny contains msg if {\n"
+        "  some rc in input.resource_changes\n"
+        "  rc.type == \"aws_instance\"\n"
+        "  not rc.change.after.instance_type in data.allowed_sizes\n"
+        "  msg := concat(\"\", [rc.address, \" is not an allowed size\"])\n"
+        "}\n\n"
+        "warn contains \"review every instance by hand\" if {\n"
+        "  some rc in input.resource_changes\n"
+        "  rc.type == \"aws_instance\"\n"
+        "}\n\n"
+        "violation contains {\"msg\": \"gp2 volumes are slow\", \"resource\": rc.address} if {\n"
+        "  some rc in input.resource_changes\n"
+        "  rc.change.after.type == \"gp2\"\n"
+        "}\n")
+    (tmp_path / "sizes_test.rego").write_text("package main\n\ntest_nothing if { true }\n")  # a unit test
+    (tmp_path / "data.yaml").write_text("allowed_sizes: [t3.small]\n")
+    p = plan(change("aws_instance.web", {"ami": "ami-1", "instance_type": "t2.micro"}),
+             change("aws_ebs_volume.d", {"encrypted": True, "type": "gp2"}))
+    report = evaluate(p, "test", rego_dir=tmp_path)
+    assert sorted((v.rule_id, v.severity, v.address, v.message) for v in report.violations) == [
+        ("main.deny", "error", "", "aws_instance.web is not an allowed size"),
+        ("main.violation", "error", "aws_ebs_volume.d", "gp2 volumes are slow"),
+        ("main.warn", "warning", "", "review every instance by hand"),
+    ]
+    assert not report.passed and "rego:" + tmp_path.name in report.rules
+    other = evaluate(p, "test", rego_dir=tmp_path, namespaces=["policies.other"])
+    assert not [v for v in other.violations if v.rule_id.startswith("main.")], "only the configured namespaces"
+
+
+def test_a_file_that_does_not_compile_fails_the_check_with_its_line_and_the_others_still_run(tmp_path):
+    pytest.importorskip("regopy")
+    (tmp_path / "bad.rego").write_text("package main\n\ndeny contains x if {\n")
+    (tmp_path / "good.rego").write_text("package main\n\nimport rego.v1\n\nwarn contains \"seen\" if { true }\n")
+    report = evaluate(plan(), "test", rego_dir=tmp_path)
+    [broken] = [v for v in report.violations if v.rule_id == "policy-compile"]
+    assert broken.message.startswith("bad.rego:3: does not compile") and not report.passed
+    assert ("main.warn", "seen") in [(v.rule_id, v.message) for v in report.violations]
 
 
 def test_empty_rego_folder_adds_nothing(tmp_path):
     assert evaluate(plan(), "test", rego_dir=tmp_path).passed
+
+
+def test_policy_tests_pass_or_fail_with_the_data_files(tmp_path):
+    pytest.importorskip("regopy")
+    (tmp_path / "sizes.rego").write_text(
+        "package main\n\nimport rego.v1\n\n"
+        "warn contains msg if {\n  some rc in input.resource_changes\n  msg := concat(\"\", [rc.address, \" is new\"])\n}\n")
+    (tmp_path / "sizes.yaml").write_text("allowed_sizes: [t3.small]\n")
+    (tmp_path / "sizes_test.rego").write_text(
+        "package main\n\nimport rego.v1\n\n"
+        "test_small_is_allowed if {\n  \"t3.small\" in data.allowed_sizes\n}\n\n"
+        "test_wrong if {\n  count(data.allowed_sizes) == 5\n}\n")
+    results = {r.name: r for r in run_policy_tests(tmp_path)}
+    assert results["data.main.test_small_is_allowed"].passed  # with the data files, as opa test -d
+    assert not results["data.main.test_wrong"].passed and "got" in results["data.main.test_wrong"].detail
+
+
+def test_a_crash_of_the_rego_engine_is_a_failed_test_not_the_end_of_the_run(tmp_path):
+    pytest.importorskip("regopy")
+    (tmp_path / "new.rego").write_text(
+        "package main\n\nimport rego.v1\n\n"
+        "warn contains msg if {\n  some rc in input.resource_changes\n  msg := concat(\"\", [rc.address, \" is new\"])\n}\n")
+    (tmp_path / "new_test.rego").write_text(  # regopy 1.5.2 segfaults on `with input as` here
+        "package main\n\nimport rego.v1\n\n"
+        "test_with_input if {\n  count(warn) == 1 with input as {\"resource_changes\": [{\"address\": \"a\"}]}\n}\n")
+    [crashed] = run_policy_tests(tmp_path)
+    assert crashed.name == "data.main.test_with_input" and not crashed.passed and "regopy" in crashed.detail

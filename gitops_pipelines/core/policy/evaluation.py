@@ -1,4 +1,5 @@
-"""Security policy on every plan: plain-Python rules over `terraform show -json`, plus Rego policies.
+"""Security policy on every plan: plain-Python rules over `terraform show -json`, the bundled Rego pack, and the
+repository's own Rego policies (conftest style: see rego.py).
 
 A rule is a function over a `PlanView` that yields (address, message) pairs; it is registered with an id, a
 severity and a description. `evaluate` runs every rule, drops what the `allow` set waives, and fails the plan
@@ -25,6 +26,7 @@ def evaluate(
     *,
     rules: Iterable[Rule] | None = None,
     rego_dir: str | Path | None = None,
+    namespaces: Iterable[str] = ("main",),
 ) -> PolicyReport:
     """Run the rules (by default the built-in rules and the bundled Rego pack) and the Rego policies in `rego_dir`
     on one plan of one environment."""
@@ -39,8 +41,10 @@ def evaluate(
         found += rego_violations(plan, environment, BUNDLED_POLICIES)
         ran.append(f"rego:{BUNDLED_POLICIES.name}")
     if rego_dir is not None and Path(rego_dir).resolve() != BUNDLED_POLICIES.resolve():
-        found += rego_violations(plan, environment, rego_dir)
-        ran.append(f"rego:{Path(rego_dir).name}")
+        user = rego_violations(plan, environment, rego_dir, namespaces)
+        if user or any(Path(rego_dir).rglob("*.rego")):
+            found += user
+            ran.append(f"rego:{Path(rego_dir).name}")
     waivers = [a for a in allow if a]
     kept = [v for v in found if not _waived(v, waivers)]
     allowed = [v for v in found if _waived(v, waivers)]

@@ -42,7 +42,8 @@ def check_policy(ws: Workspace, plan_json: dict, environment: str) -> PolicyRepo
     """The security policy verdict on one plan: built-in rules plus the repository's Rego policies."""
     settings = ws.config.policy
     rego_dir = (ws.config.policy_root / settings.rego_dir) if settings.rego_dir else None
-    return evaluate(plan_json, environment, allow=set(settings.allow), rego_dir=rego_dir)
+    return evaluate(plan_json, environment, allow=set(settings.allow), rego_dir=rego_dir,
+                    namespaces=settings.namespaces)
 
 
 def stage_env(ws: Workspace, unit: UnitConfig, env: EnvironmentConfig, credentials: CredentialSet) -> dict[str, str]:
