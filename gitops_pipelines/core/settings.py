@@ -3,6 +3,7 @@ github, releases. Every model is strict (unknown keys are errors) and frozen; co
 
 from __future__ import annotations
 
+import datetime
 import re
 from typing import Any, Literal
 
@@ -55,10 +56,20 @@ class DriftSettings(_Strict):
     cron: str = "0 6 * * *"
 
 
+class Waiver(_Strict):
+    """An exception to one policy rule, for the resources an address glob names, with why and until when."""
+
+    rule: str = Field(min_length=1, description="the rule id, e.g. no-local-exec or main.deny")
+    address: str = Field(default="*", description="a glob of resource addresses (default: every resource)")
+    reason: str = Field(min_length=1, description="why the exception is acceptable (shown on every report)")
+    expires: datetime.date = Field(description="the last day it waives (YYYY-MM-DD); after that the rule applies")
+
+
 class PolicySettings(_Strict):
     """Security policy checks run on every plan; a plan with an error-level violation is never applied."""
 
     allow: list[str] = Field(default_factory=list, description="rule ids, or rule-id:address-glob, to waive")
+    waivers: list[Waiver] = Field(default_factory=list, description="exceptions with a reason and an expiry date")
     rego_dir: str | None = Field(default="policies", description=(
         "the repository's own Rego policies, conftest style (deny, violation, warn); read from main"))
     namespaces: list[str] = Field(default_factory=lambda: ["main"],

@@ -288,7 +288,7 @@ def test_markdown_for_a_pr_comment():
     warn_row = next(i for i, line in enumerate(lines) if line.startswith("| warning | `s3-bucket-public-access-block`"))
     assert acl_row < warn_row  # errors first
     assert "- `destroy-in-prod` on `aws_s3_bucket.old`" in text
-    assert "<rule id>:<address>" in text
+    assert "waive one under `policy.waivers`" in text
     assert evaluate(plan(), "test").markdown().startswith("### :white_check_mark: Policy passed for `test`")
 
 

@@ -169,3 +169,26 @@ def test_a_crash_of_the_rego_engine_is_a_failed_test_not_the_end_of_the_run(tmp_
         "test_with_input if {\n  count(warn) == 1 with input as {\"resource_changes\": [{\"address\": \"a\"}]}\n}\n")
     [crashed] = run_policy_tests(tmp_path)
     assert crashed.name == "data.main.test_with_input" and not crashed.passed and "regopy" in crashed.detail
+
+
+def test_a_dated_waiver_waives_until_its_expiry_and_the_report_says_why(tmp_path):
+    pytest.importorskip("regopy")
+    from gitops_pipelines.core.settings import PolicySettings
+
+    (tmp_path / "sizes.rego").write_text(
+        "package main\n\nimport rego.v1\n\n"
+        "deny contains {\"msg\": \"t2 is retired\", \"resource\": rc.address} if {\n"
+        "  some rc in input.resource_changes\n  rc.change.after.instance_type == \"t2.micro\"\n}\n")
+    p = plan(change("aws_instance.web", {"ami": "ami-1", "instance_type": "t2.micro"}))
+    settings = PolicySettings.model_validate({"waivers": [
+        {"rule": "main.deny", "address": "aws_instance.*", "reason": "CHG-9: migrates in January",
+         "expires": "2027-01-31"}]})
+    import datetime
+    before = evaluate(p, "test", rego_dir=tmp_path, waivers=settings.waivers, today=datetime.date(2027, 1, 31))
+    assert before.passed and [v.address for v in before.allowed] == ["aws_instance.web"]
+    assert "CHG-9: migrates in January" in before.markdown() and "2027-01-31" in before.markdown()
+    after = evaluate(p, "test", rego_dir=tmp_path, waivers=settings.waivers, today=datetime.date(2027, 2, 1))
+    assert not after.passed and [v.rule_id for v in after.errors] == ["main.deny"]
+    assert "Expired waivers" in after.markdown() and "expired after 2027-01-31" in after.markdown()
+    with pytest.raises(ValueError, match="reason"):
+        PolicySettings.model_validate({"waivers": [{"rule": "x", "expires": "2027-01-31"}]})

@@ -8,6 +8,7 @@ when an `error` remains. Waivers are `<rule id>` (the whole rule) or `<rule id>:
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
@@ -27,6 +28,8 @@ def evaluate(
     rules: Iterable[Rule] | None = None,
     rego_dir: str | Path | None = None,
     namespaces: Iterable[str] = ("main",),
+    waivers: Iterable[Any] = (),
+    today: datetime.date | None = None,
 ) -> PolicyReport:
     """Run the rules (by default the built-in rules and the bundled Rego pack) and the Rego policies in `rego_dir`
     on one plan of one environment."""
@@ -45,16 +48,30 @@ def evaluate(
         if user or any(Path(rego_dir).rglob("*.rego")):
             found += user
             ran.append(f"rego:{Path(rego_dir).name}")
-    waivers = [a for a in allow if a]
-    kept = [v for v in found if not _waived(v, waivers)]
-    allowed = [v for v in found if _waived(v, waivers)]
+    listed = [a for a in allow if a]
+    today = today or datetime.date.today()
+    dated = list(waivers)
+    active = [w for w in dated if w.expires >= today]
+    used = [w for w in active if any(_dated_waives(w, v) for v in found)]
+    kept = [v for v in found if not _waived(v, listed) and not any(_dated_waives(w, v) for w in active)]
+    allowed = [v for v in found if v not in kept]
     return PolicyReport(
         violations=kept,
         passed=not any(v.severity == "error" for v in kept),
         allowed=allowed,
         environment=environment,
         rules=ran,
+        waivers=[_describe(w, "until") for w in used],
+        expired=[_describe(w, "expired after") for w in dated if w.expires < today],
     )
+
+
+def _dated_waives(waiver: Any, violation: Violation) -> bool:
+    return waiver.rule == violation.rule_id and fnmatchcase(violation.address, waiver.address)
+
+
+def _describe(waiver: Any, when: str) -> str:
+    return f"`{waiver.rule}` on `{waiver.address}` {when} {waiver.expires.isoformat()}: {waiver.reason}"
 
 
 def _waived(violation: Violation, waivers: list[str]) -> bool:

@@ -31,6 +31,8 @@ class PolicyReport:
     allowed: list[Violation] = field(default_factory=list)  # waived by the allow set: shown, never failing
     environment: str = ""
     rules: list[str] = field(default_factory=list)  # ids of the rules that ran
+    waivers: list[str] = field(default_factory=list)  # the dated waivers that waived something here, described
+    expired: list[str] = field(default_factory=list)  # the waivers past their date: they waive nothing any more
 
     @property
     def errors(self) -> list[Violation]:
@@ -58,8 +60,14 @@ class PolicyReport:
             lines += ["", "Allowed by exception:", ""]
             lines += [f"- {code_span(clean(v.rule_id))} on {code_span(clean(v.address or '-'))}: "
                       f"{prose(clean(v.message))}" for v in self.allowed]
+        if self.waivers:
+            lines += ["", "Waivers in gitops.yaml:", "", *(f"- {prose(clean(w))}" for w in self.waivers)]
+        if self.expired:
+            lines += ["", "Expired waivers (they waive nothing any more):", "",
+                      *(f"- {prose(clean(w))}" for w in self.expired)]
         if self.errors:
-            lines += ["", "Fix the resources above, or waive one explicitly with `<rule id>:<address>` in the allow list."]
+            lines += ["", "Fix the resources above, or waive one under `policy.waivers` in gitops.yaml on main "
+                          "(rule, address glob, reason, expires)."]
         return "\n".join(lines) + "\n"
 
 

@@ -43,7 +43,7 @@ def check_policy(ws: Workspace, plan_json: dict, environment: str) -> PolicyRepo
     settings = ws.config.policy
     rego_dir = (ws.config.policy_root / settings.rego_dir) if settings.rego_dir else None
     return evaluate(plan_json, environment, allow=set(settings.allow), rego_dir=rego_dir,
-                    namespaces=settings.namespaces)
+                    namespaces=settings.namespaces, waivers=settings.waivers)
 
 
 def stage_env(ws: Workspace, unit: UnitConfig, env: EnvironmentConfig, credentials: CredentialSet) -> dict[str, str]:
