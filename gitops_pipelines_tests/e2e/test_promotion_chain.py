@@ -4,16 +4,21 @@ with git, pull requests are opened, reviewed and merged with PyGithub, releases 
 launched through GraphQL as the launchpad does. The sensors, the gate and Terraform do the rest.
 
 One test (each Terraform step against moto costs 10-20 s, a PR check about a minute): the happy path all the way to
-production, then three pull requests side by side that the gate refuses after merging: one nobody approved, one whose
-approval is of an older head, one approved although a check failed. Before the first merge main moves under
-the unit (a comment), so that merge re-plans on the merge commit and applies the identical plan by itself. Each refusal says why on the pull request,
-and nothing reaches the cloud.
+production, then five pull requests side by side. The gate refuses three after merging: one nobody approved, one
+approved and then pushed to (merged while the new head's checks still run: the merge waits for them, then
+decides), one approved although a check failed. Before the first merge main moves under the unit (a comment), so
+that merge re-plans on the merge commit and applies the identical plan by itself; before the fourth, main changes a
+tag of the unit's bucket, so the re-plan differs (and shows the refused changes main holds too) and waits for a
+person, who launches the deploy with the new plan;
+before the fifth, main commits a lock file that selects another provider, and the deploy is refused. Each refusal
+says why on the pull request, and nothing reaches the cloud.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import re
 import subprocess
 import time
 from collections.abc import Callable
@@ -185,35 +190,95 @@ def test_only_approved_code_reaches_an_environment(chain):
     assert "GitHub has no approving review by them" in chain.gql.run_failure_text(impostor["runId"])
     release = chain.launch("release", "release", change, {"ops": {f"{UNIT}__release": {"config": approval}}})
     assert release["status"] == "SUCCESS", chain.gql.run_failure_text(release["runId"])[-3000:]
+    # the release is the project's first version: an annotated tag on the merge commit and a GitHub Release that
+    # says what production gets
+    tag = chain.materialization("release", change)["metadata"]["tag"]
+    assert tag == f"{UNIT}/v0.1.0" and chain.gh(DEVELOPER).get_git_ref(f"tags/{tag}").object.type == "tag"
+    notes = chain.gh(DEVELOPER).get_release(tag).body
+    assert prod_plan_id in notes and f"approved for `prod` by {ALICE}" in notes and f"(#{pr.number})" in notes
     prod = chain.launch("prod_deploy", "prod_deploy", change, {"ops": {f"{UNIT}__prod_deploy": {"config": approval}}})
     assert prod["status"] == "SUCCESS", chain.gql.run_failure_text(prod["runId"])[-3000:]
     assert chain.materialization("prod_deploy", change)["metadata"]["plan_id"] == prod_plan_id
     assert "acme-prod-logs" in chain.buckets("prod")
+    assert "Deployed to `prod`" in chain.gh(DEVELOPER).get_release(tag).body, "the Release says the deploy's result"
 
-    # -- three more pull requests side by side: one is merged without approval; one is approved, then pushed to;
-    # one is approved although its syntax check failed
+    # -- five more pull requests side by side: one is merged without approval; one is approved, then pushed to and
+    # merged at once; one is approved although its syntax check failed; two are approved and pass every check
     unapproved = chain.open_pr("audit", {"projects/storage/audit.tf": _bucket_file("audit")}, "Add an audit bucket")
     pushed = chain.open_pr("cache", {"projects/storage/cache.tf": _bucket_file("cache")}, "Add a cache bucket")
     failing = chain.open_pr("media", {"projects/storage/media.tf": _bucket_file("media").replace(" = ", "   =  ")},
                             "Add a media bucket")
-    chain.wait_for_checks(unapproved.head.sha, PR_CHECKS)
+    moved = chain.open_pr("backup", {"projects/storage/backup.tf": _bucket_file("backup")}, "Add a backup bucket")
+    locked = chain.open_pr("assets", {"projects/storage/assets.tf": _bucket_file("assets")}, "Add an assets bucket")
+    for ready in (unapproved, moved, locked):
+        chain.wait_for_checks(ready.head.sha, PR_CHECKS)
     assert chain.wait_for_checks(failing.head.sha, PR_CHECKS)[f"{UNIT}/syntax"] == "failure"
-    chain.gh(ALICE).get_pull(failing.number).create_review(event="APPROVE")
     first_head = pushed.head.sha
     chain.wait_for_checks(first_head, PR_CHECKS)
-    chain.gh(ALICE).get_pull(pushed.number).create_review(event="APPROVE")
+    for approved in (failing, pushed, moved, locked):
+        chain.gh(ALICE).get_pull(approved.number).create_review(event="APPROVE")
+
+    # the push after the approval is merged while its checks still run: the merge waits for them, then the gate
+    # refuses for the one reason left, the approval of the older head
     second_head = chain.push_branch("cache", {"projects/storage/cache.tf": _bucket_file("cache") + "# tidy\n"},
                                     "Tidy the cache bucket", base="cache")
-    chain.wait_for_checks(second_head, PR_CHECKS)
+    wait_until("the checks to start on the pushed head",
+               lambda: chain.gh(DEVELOPER).get_commit(second_head).get_check_runs().totalCount, stack=chain.stack)
+    chain.gh(MAINTAINER).get_pull(pushed.number).merge()
+    assert not PR_CHECKS <= set(chain.checks(second_head)), "merged while the checks of its head still run"
+    why = _refusal(chain, pushed)
+    assert f"{ALICE} approved an older commit" in why and why.count("\n- ") == 1, why  # the one reason left
+    assert set(chain.checks(second_head).values()) == {"success"}, "the gate decided after the checks finished"
 
-    for refused, why in ((unapproved, "0 of 1 required approving review"),
-                         (pushed, f"{ALICE} approved an older commit"),
-                         (failing, f"syntax failed for pr-{failing.number}")):
+    for refused, reason in ((unapproved, "0 of 1 required approving review"),
+                            (failing, f"syntax failed for pr-{failing.number}")):
         chain.gh(MAINTAINER).get_pull(refused.number).merge()
-        comment = wait_until(f"the refusal on #{refused.number}",
-                             lambda: [b for b in chain.comments(refused.number) if "was not deployed to" in b],
-                             stack=chain.stack)
-        assert why in comment[0], comment[0]
-        assert chain.materialization("test_deploy", f"pr-{refused.number}") is None
+        assert reason in _refusal(chain, refused)
     refused_buckets = {"acme-test-audit", "acme-test-cache", "acme-test-media"}
     assert not refused_buckets & chain.buckets("test"), "a refused change reached the cloud"
+
+    # main moves under the unit (a tag of the existing bucket) before the approved change merges: the re-plan on the
+    # merge commit differs, so nothing applies until a person reads the diff and launches the deploy with its plan
+    chain.push_branch("main", {"projects/storage/main.tf": (SAMPLE / "projects/storage/main.tf").read_text().replace(
+        'team        = "platform"', 'team        = "storage"')}, "The storage team owns the artifacts bucket")
+    chain.gh(MAINTAINER).get_pull(moved.number).merge()
+    diff = wait_until(f"the re-plan's diff on #{moved.number}",
+                      lambda: [b for b in chain.comments(moved.number) if "differs from the approved plan" in b],
+                      stack=chain.stack)[0]
+    assert "module.artifacts" in diff, diff
+    # main also holds the code of the three refused changes (merged, never applied): the diff shows them too
+    assert all(f"module.{name}" in diff for name in ("audit", "cache", "media")), diff
+    assert "acme-test-backup" not in chain.buckets("test")
+    new_plan = re.search(r"with plan\\?_id `?([0-9a-f]{64})", diff).group(1)  # the re-plan a person may choose
+    by_hand = chain.launch("merge", "test_deploy", f"pr-{moved.number}", {"ops": {f"{UNIT}__test_deploy": {
+        "config": {"plan_id": new_plan, "approved_by": ALICE, "reason": "the team tag is wanted"}}}})
+    assert by_hand["status"] == "SUCCESS", chain.gql.run_failure_text(by_hand["runId"])[-3000:]
+    assert chain.materialization("test_deploy", f"pr-{moved.number}")["metadata"]["plan_id"] == new_plan
+    assert "acme-test-backup" in chain.buckets("test")
+
+    # main commits a lock file that selects another aws provider after the last change was planned: refused, with
+    # the provider named, rather than re-planned onto the upgrade
+    chain.push_branch("main", {"projects/storage/.terraform.lock.hcl": LOCK_UPGRADE}, "Upgrade the aws provider")
+    chain.gh(MAINTAINER).get_pull(locked.number).merge()
+    assert "hashicorp/aws: version 5.100.0 in the plan, 5.101.0 in the checkout" in _refusal(chain, locked)
+
+    assert "acme-test-assets" not in chain.buckets("test"), "a refused change reached the cloud"
+
+
+LOCK_UPGRADE = """provider "registry.terraform.io/hashicorp/aws" {
+  version     = "5.101.0"
+  constraints = "~> 5.0"
+  hashes = [
+    "h1:0000000000000000000000000000000000000000000=",
+  ]
+}
+"""
+
+
+def _refusal(chain: Chain, pr) -> str:
+    """The gate's refusal on the pull request; nothing of the change reached the test environment."""
+    comment = wait_until(f"the refusal on #{pr.number}",
+                         lambda: [b for b in chain.comments(pr.number) if "was not deployed to" in b],
+                         stack=chain.stack)[0]
+    assert chain.materialization("test_deploy", f"pr-{pr.number}") is None
+    return comment
