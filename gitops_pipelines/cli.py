@@ -15,9 +15,11 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from gitops_pipelines.core import stages
+from gitops_pipelines.core.audit import audit_rows, parse_since, to_csv, to_text
 from gitops_pipelines.core.config import resolve_config_path
 from gitops_pipelines.core.errors import ConfigError, GitopsError
 from gitops_pipelines.core.github import GitHubGateway
@@ -84,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
             "repository's Rego unit tests, like opa test")
     p = sub.add_parser("policy", parents=[common], help=text, description=text)
     p.add_argument("target", metavar="PLAN_ID|test", help="a stored plan's id, or `test`")
+    text = ("every apply from the Dagster event log ($DAGSTER_HOME): when, the change, who approved on GitHub, who "
+            "released, the plan_id, what it changed, the GitHub Release")
+    p = sub.add_parser("audit", parents=[common], help=text, description=text)
+    p.add_argument("--env", help="only this environment")
+    p.add_argument("--unit", help="only this unit")
+    p.add_argument("--since", help="only applies from this date (YYYY-MM-DD) or ISO timestamp on")
+    p.add_argument("--csv", action="store_true", help="comma-separated values, one row per apply")
     text = "where a change stands: PR stages at their commit, plans, approvals, applies, what it waits for"
     p = sub.add_parser("change", parents=[common], help=text, description=text)
     p.add_argument("change", help="the pull request, pr-<number>")
@@ -205,6 +214,21 @@ def _policy(ws: Workspace, args):
     return payload, "\n".join(lines), EXIT_OK if report.passed else EXIT_FAILED
 
 
+def _audit(ws: Workspace, args):
+    since = parse_since(args.since)
+    if not os.environ.get("DAGSTER_HOME"):
+        raise ConfigError("$DAGSTER_HOME is not set: point it at the Dagster instance's folder (its dagster.yaml "
+                          "names the SQLite or PostgreSQL storage the webserver and daemon use)")
+    import dagster as dg  # the event log is Dagster's; the rows are the core's
+
+    from gitops_pipelines.defs.audit import deploy_events
+
+    with dg.DagsterInstance.get() as instance:
+        events, releases = deploy_events(instance, ws.config)
+    rows = audit_rows(events, releases, ws.store, environment=args.env, unit=args.unit, since=since)
+    return [asdict(r) for r in rows], to_csv(rows) if args.csv else to_text(rows), EXIT_OK
+
+
 def _change(ws: Workspace, args):
     change_number(args.change)  # a typo is a usage error before anything is asked of GitHub
     gateway = _github_gateway(ws)
@@ -232,7 +256,7 @@ def _github_gateway(ws: Workspace):
 COMMANDS: dict[str, Callable] = {
     "config": _config_check, SYNTAX: _syntax, EPHEMERAL_TEST: _ephemeral, "ephemeral": _ephemeral, "plan": _plan,
     "apply": _apply, "drift": _drift, "plans list": _plans_list, "plans show": _plans_show, "plans verify": _plans_verify,
-    "change": _change, "policy": _policy,
+    "change": _change, "policy": _policy, "audit": _audit,
 }
 
 

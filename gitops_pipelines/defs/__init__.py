@@ -1,11 +1,13 @@
 """Dagster objects only, one folder per concern, each wiring itself from gitops.yaml: `pr_checks` (PR stages and
-approvals), `promotion` (plans, deploys, release), `modules` (module releases), `drift`, `github` (sensors).
+approvals), `promotion` (plans, deploys, release), `modules` (module releases), `drift`, `github` (sensors),
+`audit` (what changed production).
 Shared: asset `keys`, `partitions`, `jobs`, `run_tags`, `run_config`, `lineage`, `metadata`, `refusals`."""
 
 import dagster as dg
 
 from gitops_pipelines.core.config import GitopsConfig
 from gitops_pipelines.defs import drift, github, modules, pr_checks, promotion
+from gitops_pipelines.defs.audit import audit_asset
 from gitops_pipelines.defs.jobs import build_jobs
 
 
@@ -15,7 +17,7 @@ def build_defs(config: GitopsConfig) -> dg.Definitions:
     return dg.Definitions.merge(
         pr_checks.build_defs(config), promotion.build_defs(config), modules.build_defs(config),
         drift.build_defs(config, jobs), github.build_defs(config, jobs=list(jobs.values())),
-        dg.Definitions(jobs=list(jobs.values())))
+        dg.Definitions(jobs=list(jobs.values()), assets=[audit_asset(config)] if config.projects else []))
 
 
 __all__ = ["build_defs"]

@@ -5,11 +5,14 @@ Runs, materializations and their plan_id lineage must be rows in PostgreSQL, not
 from __future__ import annotations
 
 
+import subprocess
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from gitops_pipelines.core.audit import audit_rows
+from gitops_pipelines.defs.audit import deploy_events
 from gitops_pipelines.defs.run_tags import change_tags
 from gitops_pipelines_tests.fixtures.infra_repo import API_TOKEN, git
 
@@ -66,10 +69,14 @@ def _meta(instance, stage):
     return {k: v.value for k, v in record.asset_materialization.metadata.items()}
 
 
-def test_project_flow_on_postgres_storage(project_defs, pg_env_instance, postgres, pg_db, clouds):
+def test_project_flow_on_postgres_storage(project_defs, pg_env_instance, postgres, pg_db, clouds, infra_root,
+                                          request):
     from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
 
     instance = pg_env_instance
+    # the release tags the session's shared repository: removed again at the end
+    request.addfinalizer(lambda: subprocess.run(["git", "tag", "-d", f"{UNIT}/v0.1.0"], cwd=infra_root,
+                                                capture_output=True))
     assert isinstance(instance.run_storage, PostgresRunStorage)
     assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
     instance.add_dynamic_partitions("changes", [CHANGE])
@@ -112,6 +119,17 @@ def test_project_flow_on_postgres_storage(project_defs, pg_env_instance, postgre
     # Terraform's output reaches the event log line by line: the sensitive variable must not
     leaked = postgres.query("SELECT count(*) FROM event_logs WHERE event LIKE %s", (f"%{API_TOKEN}%",), db_name=pg_db)
     assert leaked == [(0,)], "the api_token variable's value is in the event log"
+
+    # the audit trail, read back from PostgreSQL: both applies with the change, who approved, the plans
+    events, releases = deploy_events(instance, project_defs.resources["gitops"].workspace().config)
+    rows = {r.environment: r for r in audit_rows(events, releases)}
+    assert set(rows) == {"test", "prod"} and rows["prod"].plan_id == prod_plan_id
+    assert rows["test"].plan_id == test_plan["plan_id"] and rows["prod"].released_by == "alice"
+    assert rows["prod"].change == CHANGE and rows["prod"].pull_request == "#7" and rows["prod"].release
+    table = dg.materialize([project_defs.resolve_assets_def(dg.AssetKey(["audit", "production_changes"]))],
+                           instance=instance)
+    audited = table.asset_materializations_for_node("audit__production_changes")[0].metadata
+    assert audited["applies"].value == 1 and prod_plan_id[:12] in audited["table"].value
 
     # and the cloud really changed
     buckets = {b["Name"] for b in clouds["prod"].boto3_client("s3").list_buckets()["Buckets"]}

@@ -9,6 +9,9 @@ import subprocess
 import dagster as dg
 import pytest
 
+from gitops_pipelines.core.audit import audit_rows
+from gitops_pipelines.core.config import load_config
+from gitops_pipelines.defs.audit import deploy_events
 from gitops_pipelines.defs.run_tags import change_tags
 from gitops_pipelines_dev.infra import git
 from gitops_pipelines_tests.dagster.conftest import failure_messages, latest_metadata
@@ -109,6 +112,13 @@ def test_project_flow_with_lineage_refusals_reruns_and_drift(gitops_defs, instan
                for env in ("test", "prod")}
     assert "acme-test-artifacts" in buckets["test"] and "acme-prod-artifacts" not in buckets["test"]
     assert "acme-prod-artifacts" in buckets["prod"] and "acme-test-artifacts" not in buckets["prod"]
+
+    # The audit trail on SQLite: the test and prod applies of pr-1, with its plans and who released it.
+    events, releases = deploy_events(instance, load_config(infra_root / "gitops.yaml"))
+    audited = {(r.environment, r.change): r for r in audit_rows(events, releases)}
+    assert audited[("prod", "pr-1")].plan_id == prod_plan["plan_id"]
+    assert audited[("prod", "pr-1")].released_by == "alice" and audited[("prod", "pr-1")].release == "storage/v0.1.0"
+    assert ("test", "pr-1") in audited and ("prod", "pr-2") not in audited  # pr-2's stale plan was never applied
 
     # Drift: a change made outside Terraform in test fails test's check; prod stays clean (the drift issue on
     # GitHub: test_drift_issues.py).

@@ -209,3 +209,13 @@ def test_policy_on_a_stored_plan_and_the_repositorys_own_policy_tests(plans, cli
         for file in folder.iterdir():
             file.unlink()
         folder.rmdir()
+
+
+def test_audit_of_an_instance_with_no_applies_is_empty(cli, tmp_path):
+    cli.env["DAGSTER_HOME"] = str(tmp_path)
+    try:
+        assert cli.json("audit") == []
+        assert cli("audit", "--env", "prod", "--since", "2026-12-01").stdout.strip() == "no applies recorded"
+        assert cli("audit", "--since", "last week", code=2).stderr.count("YYYY-MM-DD") == 1
+    finally:
+        del cli.env["DAGSTER_HOME"]

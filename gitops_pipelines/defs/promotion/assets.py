@@ -114,6 +114,7 @@ def auto_deploy_asset(unit: UnitConfig, env: EnvironmentConfig) -> dg.AssetsDefi
             report.applied(result.summary() + _replanned_note(picked))
         context.log.info(result.summary())
         approval = {"approved_by": who if chosen else ", ".join(verdict.approvers), "head_sha": commits.head_sha,
+                    "merge_sha": commits.merge_sha or "", "reviewed_by": ", ".join(verdict.approvers),
                     "approved_plan_id": picked.approved.plan_id}
         if picked.replanned is not None:
             approval.update({"replanned": picked.decision.reason or "", "reason": config.reason,
@@ -160,7 +161,8 @@ def approved_deploy_asset(unit: UnitConfig, env: EnvironmentConfig, previous: En
             release_note(context, github, latest_metadata(context, release_key, change) or {}, env.name,
                          result.summary())
         approval = {"approved_by": approver, "reason": config.reason, "approved_plan_id": config.plan_id,
-                    "reviewed_by": ", ".join(verdict.approvers), "head_sha": commits.head_sha}
+                    "reviewed_by": ", ".join(verdict.approvers), "head_sha": commits.head_sha,
+                    "merge_sha": commits.merge_sha or ""}
         return dg.MaterializeResult(metadata=deploy_metadata(result, plan_key, triggered_by(context), approval))
 
     return _deploy
