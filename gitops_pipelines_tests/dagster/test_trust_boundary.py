@@ -7,6 +7,7 @@ import dagster as dg
 import pytest
 import yaml
 
+from gitops_pipelines_dev.infra import SAMPLE
 from gitops_pipelines_tests.dagster.sensor_support import Sensor, check_runs, execute
 
 pytestmark = pytest.mark.slow
@@ -23,6 +24,8 @@ deny contains violation if {
 		"msg": concat("", [rc.address, " is tagged public"])}
 }
 """
+BUCKET_LINE = next(i for i, line in enumerate((SAMPLE / "modules/bucket/main.tf").read_text().splitlines(), 1)
+                   if line.startswith('resource "aws_s3_bucket" "this"'))
 PUBLIC_BUCKET = """module "shared" {
   source = "../../modules/bucket"
 
@@ -71,6 +74,12 @@ def test_a_pull_request_is_judged_by_mains_rules_not_its_own(github_env, instanc
 
     waived = check_runs(emu, emu.repo.pull(waiver).head_sha)
     assert waived["storage/policy (test)"] == ("completed", "failure"), "its own waiver and deletion count for nothing"
+    policy = next(r for r in emu.repo.check_runs.values()
+                  if r.name == "storage/policy (test)" and r.head_sha == emu.repo.pull(waiver).head_sha)
+    # the violation is annotated where the bucket is declared: in the module the pull request's block calls
+    [annotation] = [a for a in policy.output.get("annotations", []) if "no-public-tag" in a["title"]]
+    assert (annotation["path"], annotation["annotation_level"]) == ("modules/bucket/main.tf", "failure")
+    assert annotation["start_line"] == BUCKET_LINE and "module.shared.aws_s3_bucket.this" in annotation["title"]
     assert waived["rules"] == ("completed", "neutral"), "a change to the rules is marked on the pull request"
     run = next(r for r in emu.repo.check_runs.values() if r.name == "rules" and r.head_sha == emu.repo.pull(waiver).head_sha)
     assert "policy file removed: policies/no_public.rego" in run.output["text"]

@@ -348,3 +348,28 @@ def test_a_plan_made_after_the_merge_names_the_merge_commit_it_planned_and_the_h
     body = plan_comment("storage", "prod", merged)
     assert f"of merge commit `{'d' * 12}` (head `{'c0ffee' * 2}`)" in body
     assert "for commit" in plan_comment("storage", "test", make_plan())
+
+
+def test_a_policy_violation_is_annotated_at_the_block_that_declares_its_resource(tmp_path):
+    from gitops_pipelines.core.github.rendering import policy_annotations
+    from gitops_pipelines.core.policy.locations import declaration_sites, locate
+
+    (tmp_path / "modules" / "bucket").mkdir(parents=True)
+    (tmp_path / "projects" / "site").mkdir(parents=True)
+    (tmp_path / "modules" / "bucket" / "main.tf").write_text(
+        'variable "name" {}\n\nresource "aws_s3_bucket" "this" {\n  bucket = var.name\n}\n')
+    (tmp_path / "projects" / "site" / "main.tf").write_text(
+        'module "logs" {\n  source = "../../modules/bucket"\n  name   = "logs"\n}\n\n'
+        'resource "aws_ssm_parameter" "p" {\n  for_each = toset(["a"])\n}\n')
+    sites = declaration_sites(tmp_path / "projects" / "site", tmp_path)
+    assert locate("module.logs.aws_s3_bucket.this", sites) == ("modules/bucket/main.tf", 3)
+    assert locate('aws_ssm_parameter.p["a"]', sites) == ("projects/site/main.tf", 6)
+    assert locate("module.remote.aws_s3_bucket.x", sites) is None
+    found = policy_annotations([
+        {"rule_id": "s3-public", "severity": "error", "address": "module.logs.aws_s3_bucket.this",
+         "message": "public @team", "file": "modules/bucket/main.tf", "line": 3},
+        {"rule_id": "tags", "severity": "warning", "address": "x.y", "message": "no file"}])
+    assert found == [{"path": "modules/bucket/main.tf", "start_line": 3, "end_line": 3,
+                      "annotation_level": "failure", "title": "s3-public: module.logs.aws_s3_bucket.this",
+                      "message": found[0]["message"]}]
+    assert "@team" not in found[0]["message"]

@@ -189,7 +189,25 @@ def _policy(result: Any, unit_path: str, redact: Redactor) -> CheckOutcome:
     else:
         title = f"Policy failed: {errors} error(s)"
     # PolicyReport.markdown() made the rules' and the plan's texts inert
-    return CheckOutcome("success" if result.policy_passed else "failure", title, result.policy_markdown or title)
+    return CheckOutcome("success" if result.policy_passed else "failure", title, result.policy_markdown or title,
+                        annotations=tuple(policy_annotations(result.violations, redactor=redact)))
+
+
+def policy_annotations(violations: list[dict], *, redactor: Redactor | None = None) -> list[dict]:
+    """A check-run annotation per violation whose resource block was found: at its `.tf` file and line (a path
+    from the repository root), failure for an error, warning otherwise. GitHub plain text, redacted."""
+    redact = redactor or Redactor()
+    found = []
+    for v in violations:
+        if not v.get("file") or not v.get("line") or str(v["file"]).startswith("../"):
+            continue
+        found.append({
+            "path": v["file"], "start_line": int(v["line"]), "end_line": int(v["line"]),
+            "annotation_level": "failure" if v.get("severity") == "error" else "warning",
+            "title": plain(redact(f"{v.get('rule_id')}: {v.get('address')}"), 255, one_line=True),
+            "message": plain(redact(str(v.get("message") or "")), 4000) or str(v.get("rule_id")),
+        })
+    return found[:50]  # GitHub takes 50 annotations per request
 
 
 def _drift(result: Any, unit_path: str, redact: Redactor) -> CheckOutcome:

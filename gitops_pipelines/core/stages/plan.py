@@ -15,6 +15,7 @@ from gitops_pipelines.core.changes.source import source_hash
 from gitops_pipelines.core.config import CredentialSet, EnvironmentConfig, UnitConfig
 from gitops_pipelines.core.git import head_sha as git_head_sha
 from gitops_pipelines.core.plan_store import PlanBinding, PlanRecord
+from gitops_pipelines.core.policy.locations import declaration_sites, locate
 from gitops_pipelines.core.policy import PolicyReport, evaluate
 from gitops_pipelines.core.workspace import LOCK_FILE, Workspace
 from gitops_pipelines.core.security import check_code
@@ -102,8 +103,15 @@ def plan(ws: Workspace, unit: UnitConfig, env_name: str, change: str | None = No
                                lock_file=lock_file)
     stored = ws.store.get(record.plan_id)
     report = check_policy(ws, stored.plan_json(), env.name)
+    sites = declaration_sites(unit_dir, ws.config.root)  # each violation's resource block: an annotation there
+    violations = [{**asdict(v), **_site(v.address, sites)} for v in report.violations]
     return PlanResult(record=record, text=stored.text(), policy_passed=report.passed,
-                      policy_markdown=report.markdown(ws.runner.redactor), violations=[asdict(v) for v in report.violations])
+                      policy_markdown=report.markdown(ws.runner.redactor), violations=violations)
+
+
+def _site(address: str, sites: dict) -> dict:
+    found = locate(address, sites) if address else None
+    return {"file": found[0], "line": found[1]} if found else {}
 
 
 def _read(path: Path) -> bytes | None:
