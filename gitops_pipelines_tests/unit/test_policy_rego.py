@@ -192,3 +192,13 @@ def test_a_dated_waiver_waives_until_its_expiry_and_the_report_says_why(tmp_path
     assert "Expired waivers" in after.markdown() and "expired after 2027-01-31" in after.markdown()
     with pytest.raises(ValueError, match="reason"):
         PolicySettings.model_validate({"waivers": [{"rule": "x", "expires": "2027-01-31"}]})
+
+
+def test_a_policy_that_errors_when_evaluated_fails_the_check_and_says_which_rule_set(tmp_path):
+    pytest.importorskip("regopy")
+    (tmp_path / "conflict.rego").write_text(  # a complete rule with two values: an evaluation error in OPA too
+        "package main\n\nimport rego.v1\n\nlimit := 1 if { true }\n\nlimit := 2 if { true }\n\n"
+        "deny contains \"too big\" if { limit > 5 }\n\nwarn contains \"checked\" if { true }\n")
+    report = evaluate(plan(), "test", rego_dir=tmp_path)
+    failed = [v for v in report.violations if v.rule_id == "policy-error"]
+    assert failed and failed[0].message.startswith("data.main.deny failed") and not report.passed
