@@ -125,3 +125,12 @@ def test_without_github_the_release_is_a_local_annotated_tag(cloud_env, tmp_path
         "fix: later")
     later = git(root, "rev-parse", "HEAD")
     assert prepare_release(config, config.unit("bucket"), later, repo=root).tag == "bucket/v0.1.1"
+
+
+def test_a_repository_github_does_not_have_is_named_with_what_to_check(repo):
+    config = load_config(repo.clone / "gitops.yaml")
+    head = git(repo.clone, "rev-parse", "HEAD")
+    with pytest.raises(GitHubError, match="acme/missing.*check the repository name and the token's access"):
+        prepare_release(config, config.unit("bucket"), head, repo=repo.clone,
+                        gateway=gateway(repo.emu, repository="acme/missing"))
+    assert not repo.emu.repo.releases and not [t for t in repo.gw.tags() if t.name.startswith("bucket/")]
