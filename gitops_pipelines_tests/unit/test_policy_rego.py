@@ -202,3 +202,9 @@ def test_a_policy_that_errors_when_evaluated_fails_the_check_and_says_which_rule
     report = evaluate(plan(), "test", rego_dir=tmp_path)
     failed = [v for v in report.violations if v.rule_id == "policy-error"]
     assert failed and failed[0].message.startswith("data.main.deny failed") and not report.passed
+
+
+def test_a_folder_with_only_policy_unit_tests_runs_no_policy(tmp_path):
+    (tmp_path / "sizes_test.rego").write_text("package main\n\ntest_x if { true }\n")
+    report = evaluate(plan(), "test", rego_dir=tmp_path)
+    assert report.passed and f"rego:{tmp_path.name}" not in report.rules

@@ -17,7 +17,7 @@ from typing import Any
 
 from gitops_pipelines.core.policy.builtin import BUILTIN_RULES
 from gitops_pipelines.core.policy.model import PlanView, PolicyReport, Rule, Violation
-from gitops_pipelines.core.policy.rego import BUNDLED_POLICIES, rego_violations
+from gitops_pipelines.core.policy.rego import BUNDLED_POLICIES, policy_files, rego_violations
 
 
 def evaluate(
@@ -44,9 +44,9 @@ def evaluate(
         found += rego_violations(plan, environment, BUNDLED_POLICIES)
         ran.append(f"rego:{BUNDLED_POLICIES.name}")
     if rego_dir is not None and Path(rego_dir).resolve() != BUNDLED_POLICIES.resolve():
-        user = rego_violations(plan, environment, rego_dir, namespaces)
-        if user or any(Path(rego_dir).rglob("*.rego")):
-            found += user
+        files = policy_files(rego_dir)
+        if files:  # a folder with no policies (or only their unit tests) runs nothing and is not listed
+            found += rego_violations(plan, environment, rego_dir, namespaces, files=files)
             ran.append(f"rego:{Path(rego_dir).name}")
     listed = [a for a in allow if a]
     today = today or datetime.date.today()

@@ -29,11 +29,17 @@ RULE_SETS = {"deny": "error", "violation": "error", "warn": "warning"}
 COMPILE_RULE, EVALUATION_RULE = "policy-compile", "policy-error"
 
 
+def policy_files(folder: str | Path) -> list[Path]:
+    """The policy files under a folder, sorted: every `*.rego` but the `*_test.rego` unit tests."""
+    return sorted(p for p in Path(folder).rglob("*.rego") if not p.name.endswith("_test.rego"))
+
+
 def rego_violations(plan: dict[str, Any], environment: str, folder: str | Path,
-                    namespaces: Iterable[str] = ("main",)) -> list[Violation]:
-    """Evaluate every policy file under `folder` on the plan; each deny/violation/warn entry is a violation."""
+                    namespaces: Iterable[str] = ("main",), files: list[Path] | None = None) -> list[Violation]:
+    """Evaluate every policy file under `folder` (or the `files` already listed there) on the plan; each
+    deny/violation/warn entry is a violation."""
     root = Path(folder)
-    files = sorted(p for p in root.rglob("*.rego") if not p.name.endswith("_test.rego"))
+    files = policy_files(root) if files is None else files
     if not files:
         return []
     try:
