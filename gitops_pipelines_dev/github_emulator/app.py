@@ -1,4 +1,5 @@
-"""The Starlette application: the routes of the contract subset (plus a few PyGithub needs), and GitHub's 404."""
+"""The Starlette application: the routes of the contract subset (plus a few PyGithub needs), the demo's /ui pages,
+and GitHub's 404."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from .http import Answer, Ctx, endpoint, not_found, openapi_template
+from .pages import page_routes
 from .routes import REPO_ROUTES, TOP_ROUTES
 from .state import EmulatorState
 
@@ -24,6 +26,7 @@ def build_app(state: EmulatorState) -> Starlette:
     for method, path, handler in REPO_ROUTES:
         full = REPO_PREFIX + path
         routes.append(Route(full, endpoint(state, handler, openapi_template(full), repo_scoped=True), methods=[method]))
+    routes += page_routes(state)  # the demo's HTML under /ui: not GitHub's API, never recorded or validated
     routes.append(Route("/{path:path}", endpoint(state, _unknown, None, repo_scoped=False), methods=ALL_METHODS))
     return Starlette(routes=routes)
 
