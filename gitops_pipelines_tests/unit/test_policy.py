@@ -1,4 +1,5 @@
-"""Policy checks over plan JSON in the shape `terraform show -json` (1.11) prints."""
+"""The default policy pack (Rego files in core/policy/rules) over plan JSON in the shape `terraform show -json`
+(1.11) prints, built by hand; test_policy_pack.py runs it on plans real Terraform made."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ import json
 import pytest
 
 from gitops_pipelines.core.policy import (
-    BUILTIN_RULES,
+    BUNDLED_POLICIES,
     PolicyReport,
     Rule,
     RuleRegistry,
     Violation,
     evaluate,
     is_production,
+    pack_rules,
 )
+
+pytest.importorskip("regopy")
 
 
 def change(address, after, actions=("create",), after_unknown=None, before=None):
@@ -58,12 +62,16 @@ def plan(*changes, configuration=None):
     }
 
 
-def ids(report: PolicyReport) -> list[tuple[str, str]]:
-    return sorted((v.rule_id, v.address) for v in report.violations)
+def ids(report: PolicyReport, *rules: str) -> list[tuple[str, str]]:
+    """(rule, address) of each violation, sorted; only those of `rules` when named."""
+    return sorted((v.rule_id, v.address) for v in report.violations if not rules or v.rule_id in rules)
 
 
 BUCKET = {"bucket": "acme-logs", "force_destroy": False, "tags": None, "timeouts": None}
 PAB_ON = {"block_public_acls": True, "block_public_policy": True, "ignore_public_acls": True, "restrict_public_buckets": True}
+SSE = {"bucket": "acme-logs", "expected_bucket_owner": None, "rule": [{"apply_server_side_encryption_by_default": [
+    {"kms_master_key_id": None, "sse_algorithm": "aws:kms"}], "bucket_key_enabled": True}]}
+PAB = "s3-bucket-public-access-block"
 
 
 def bucket_config(prefix_resources):
@@ -90,16 +98,26 @@ def test_clean_plan_passes():
         change("aws_s3_bucket.logs", BUCKET),
         change("aws_s3_bucket_public_access_block.logs", {"bucket": "acme-logs", **PAB_ON}),
         change("aws_s3_bucket_acl.logs", {"bucket": "acme-logs", "acl": "private", "expected_bucket_owner": None}),
+        change("aws_s3_bucket_server_side_encryption_configuration.logs", SSE),
     ), "test")
     assert report.passed and report.violations == []
-    assert report.rules == [*(r.id for r in BUILTIN_RULES), "rego:rules"]
+    assert set(report.rules) == {
+        "s3-bucket-public-access-block", "s3-bucket-encryption", "s3-public-acl", "s3-public-access-block-disabled",
+        "sg-open-ingress", "iam-wildcard-admin", "destroy-in-prod", "unencrypted-storage", "no-local-exec"}
+    assert set(evaluate(plan(), "test", required_tags=["owner"]).rules) == set(pack_rules())
 
 
-def test_bucket_without_public_access_block_is_a_warning():
+def test_the_pack_is_one_rego_file_per_rule_beside_the_shared_helpers():
+    files = sorted(p.stem for p in BUNDLED_POLICIES.glob("*.rego"))
+    assert files == sorted(["terraform", *(rule.replace("-", "_") for rule in pack_rules())])
+    assert not list(BUNDLED_POLICIES.glob("*.py"))
+
+
+def test_bucket_without_public_access_block_or_encryption_is_a_warning():
     report = evaluate(plan(change("aws_s3_bucket.logs", BUCKET)), "test")
-    assert ids(report) == [("s3-bucket-public-access-block", "aws_s3_bucket.logs")]
+    assert ids(report) == [("s3-bucket-encryption", "aws_s3_bucket.logs"), (PAB, "aws_s3_bucket.logs")]
     assert report.passed  # a warning does not fail the plan
-    assert report.warnings and not report.errors
+    assert len(report.warnings) == 2 and not report.errors
 
 
 def test_access_block_found_through_configuration_references_in_a_module():
@@ -118,13 +136,23 @@ def test_access_block_found_through_configuration_references_in_a_module():
         change("aws_s3_bucket.logs", BUCKET),
         configuration=bucket_config(block_config),
     ), "test")
-    assert ids(report) == [("s3-bucket-public-access-block", "aws_s3_bucket.logs")]
+    assert ids(report, PAB) == [(PAB, "aws_s3_bucket.logs")]
+
+
+def test_an_unchanged_access_block_still_covers_its_bucket():
+    block = {"bucket": "acme-logs", **PAB_ON}
+    report = evaluate(plan(
+        change("aws_s3_bucket.logs", BUCKET),  # created again after a manual delete, say
+        change("aws_s3_bucket_public_access_block.logs", block, actions=("no-op",), before=block, after_unknown={}),
+    ), "test")
+    assert ids(report, PAB) == []
 
 
 def test_account_level_block_covers_every_bucket():
     report = evaluate(plan(
         change("aws_s3_account_public_access_block.this", {"account_id": None, **PAB_ON}),
         change("aws_s3_bucket.logs", BUCKET),
+        change("aws_s3_bucket_server_side_encryption_configuration.logs", SSE),
     ), "test")
     assert report.violations == []
 
@@ -136,9 +164,9 @@ def test_public_bucket_acl_is_an_error(acl):
         change("aws_s3_bucket_public_access_block.site", {"bucket": "site", **PAB_ON}),
         change("aws_s3_bucket_acl.site", {"bucket": "site", "acl": acl}, after_unknown={"id": True, "access_control_policy": True}),
     ), "test")
-    assert ids(report) == [("s3-public-acl", "aws_s3_bucket_acl.site")]
+    assert ids(report) == [("s3-bucket-encryption", "aws_s3_bucket.site"), ("s3-public-acl", "aws_s3_bucket_acl.site")]
     assert not report.passed
-    assert acl in report.violations[0].message
+    assert acl in report.errors[0].message
 
 
 def test_acl_grant_to_all_users_is_an_error():
@@ -221,6 +249,13 @@ def test_iam_wildcard_policy():
     assert messages["aws_iam_role.app"].startswith("inline_policy[0].policy")
 
 
+def test_a_policy_that_is_not_json_is_skipped_without_noise_on_stdout(capfd):
+    report = evaluate(plan(change("aws_iam_policy.x", {"name": "x", "policy": "{not json"}),
+                           change("aws_iam_role.r", {"name": "r", "inline_policy": [{"name": "i", "policy": "{["}]})), "test")
+    assert report.violations == []
+    assert capfd.readouterr().out == ""  # the CLI prints its JSON there
+
+
 # -- destroy in production -----------------------------------------------------------------------------------------
 def destroy_plan():
     return plan(
@@ -282,7 +317,7 @@ def test_markdown_for_a_pr_comment():
     ), "prod", allow={"destroy-in-prod:aws_s3_bucket.old"})
     text = report.markdown()
     assert text.startswith("### :x: Policy failed for `prod`")
-    assert "1 error(s), 1 warning(s)" in text
+    assert "1 error(s), 2 warning(s)" in text
     lines = text.splitlines()
     acl_row = lines.index("| error | `s3-public-acl` | `aws_s3_bucket_acl.logs` | canned ACL 'public-read' makes the bucket public; use private and grant access by policy |")
     warn_row = next(i for i, line in enumerate(lines) if line.startswith("| warning | `s3-bucket-public-access-block`"))
@@ -293,7 +328,7 @@ def test_markdown_for_a_pr_comment():
 
 
 def test_plan_json_as_text_and_custom_rules():
-    registry = RuleRegistry()
+    registry = RuleRegistry()  # Python rules instead of the default pack
 
     @registry.rule("required-tags", "error", "Every resource has an owner tag.")
     def _tags(view):
@@ -314,3 +349,4 @@ def test_plan_without_changes_or_with_data_sources():
     data = change("aws_iam_policy.x", {"policy": ADMIN})
     data["mode"] = "data"
     assert evaluate(plan(data), "prod").violations == []
+

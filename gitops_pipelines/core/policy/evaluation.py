@@ -1,9 +1,9 @@
-"""Security policy on every plan: plain-Python rules over `terraform show -json`, the bundled Rego pack, and the
-repository's own Rego policies (conftest style: see rego.py).
+"""Security policy on every plan: the default pack (Rego files in `rules/`, see pack.py) and the repository's own
+Rego policies (conftest style: see rego.py) over `terraform show -json`.
 
-A rule is a function over a `PlanView` that yields (address, message) pairs; it is registered with an id, a
-severity and a description. `evaluate` runs every rule, drops what the `allow` set waives, and fails the plan
-when an `error` remains. Waivers are `<rule id>` (the whole rule) or `<rule id>:<address glob>`.
+`evaluate` runs them, drops what the `allow` set and the dated waivers waive, and fails the plan when an `error`
+remains. Waivers are `<rule id>` (the whole rule) or `<rule id>:<address glob>`. Python rules (a `Rule` over a
+`PlanView`) can be passed instead of the default pack, for a check Rego cannot express.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from gitops_pipelines.core.policy.builtin import BUILTIN_RULES
 from gitops_pipelines.core.policy.model import PlanView, PolicyReport, Rule, Violation
+from gitops_pipelines.core.policy.pack import active_rules, pack_violations
 from gitops_pipelines.core.policy.rego import BUNDLED_POLICIES, policy_files, rego_violations
 
 
@@ -30,19 +30,22 @@ def evaluate(
     namespaces: Iterable[str] = ("main",),
     waivers: Iterable[Any] = (),
     today: datetime.date | None = None,
+    required_tags: Iterable[str] = (),
 ) -> PolicyReport:
-    """Run the rules (by default the built-in rules and the bundled Rego pack) and the Rego policies in `rego_dir`
-    on one plan of one environment."""
+    """Run the default pack (or the Python `rules` given instead) and the Rego policies in `rego_dir` on one plan
+    of one environment; `required_tags` switches the pack's required-tags rule on."""
     plan = json.loads(plan_json) if isinstance(plan_json, str) else plan_json
-    view = PlanView.of(plan, environment)
-    active = list(BUILTIN_RULES if rules is None else rules)
     found: list[Violation] = []
-    for rule in active:
-        found += rule.run(view)
-    ran = [r.id for r in active]
-    if rules is None:  # the default pack: built-in rules and the bundled Rego policies
-        found += rego_violations(plan, environment, BUNDLED_POLICIES)
-        ran.append(f"rego:{BUNDLED_POLICIES.name}")
+    if rules is None:
+        tags = tuple(dict.fromkeys(t for t in required_tags if t))
+        found += pack_violations(plan, environment, tags)
+        ran = active_rules(tags)
+    else:
+        python_rules = list(rules)
+        view = PlanView.of(plan, environment)
+        for rule in python_rules:
+            found += rule.run(view)
+        ran = [r.id for r in python_rules]
     if rego_dir is not None and Path(rego_dir).resolve() != BUNDLED_POLICIES.resolve():
         files = policy_files(rego_dir)
         if files:  # a folder with no policies (or only their unit tests) runs nothing and is not listed

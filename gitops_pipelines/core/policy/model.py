@@ -89,7 +89,7 @@ class Rule:
 
 
 class RuleRegistry:
-    """An ordered set of rules; `builtin.BUILTIN_RULES` holds the ones every plan gets."""
+    """An ordered set of Python rules, for `evaluate(rules=...)` in place of the default Rego pack."""
 
     def __init__(self, rules: Iterable[Rule] = ()):
         self._rules: dict[str, Rule] = {}

@@ -5,8 +5,9 @@ a policy written for `conftest test` works here as it is.
   `*.yml` files beside them are data, merged under `data` as conftest does (`--data`).
 - Rule sets per namespace (`main` by default, more configurable): `deny` and `violation` fail the plan, `warn` is
   reported. An entry is a message string, or an object with `msg` (and optionally `address`/`resource`, `rule`).
-- The bundled default pack is package `gitops`: `data.gitops.deny` entries may also set `severity` and `rule`.
-- `input` is the plan JSON; `data.gitops_context.environment` is the environment.
+- The default pack (`rules/`, run by pack.py) is package `gitops`: its entries may also set `severity` and `rule`.
+- `input` is the plan JSON; `data.gitops_context.environment` is the environment, `data.gitops_context.production`
+  whether it is a production one.
 - A file that does not compile is a failing violation naming the file and line; the other files still run. A rule
   set that errors when evaluated is a failing violation too.
 """
@@ -21,7 +22,7 @@ from typing import Any
 import yaml
 
 from gitops_pipelines.core.errors import ConfigError
-from gitops_pipelines.core.policy.model import Violation
+from gitops_pipelines.core.policy.model import Violation, is_production
 
 BUNDLED_POLICIES = Path(__file__).parent / "rules"  # the default pack: read, copy and extend them
 BUNDLED_NAMESPACE = "gitops"
@@ -58,7 +59,8 @@ def rego_violations(plan: dict[str, Any], environment: str, folder: str | Path,
     rego = Interpreter()
     for file in good:
         rego.add_module(str(file.relative_to(root)), file.read_text(encoding="utf-8"))
-    rego.add_data_json(json.dumps({**policy_data(root), "gitops_context": {"environment": environment}}))
+    rego.add_data_json(json.dumps({**policy_data(root), "gitops_context": {"environment": environment,
+                                                                 "production": is_production(environment)}}))
     rego.set_input_term(json.dumps(plan))
     for namespace in dict.fromkeys([BUNDLED_NAMESPACE, *namespaces]):
         for rule_set, severity in RULE_SETS.items():
