@@ -19,6 +19,7 @@ from dataclasses import asdict
 from typing import Any
 
 from gitops_pipelines.core import stages
+from gitops_pipelines.core.changes.consumers import module_consumers, repository_tags
 from gitops_pipelines.core.audit import audit_rows, parse_since, to_csv, to_text
 from gitops_pipelines.core.config import resolve_config_path
 from gitops_pipelines.core.errors import ConfigError, GitopsError
@@ -26,6 +27,7 @@ from gitops_pipelines.core.github import GitHubGateway
 from gitops_pipelines.core.plan_store.keys import ENV_VAR as PLAN_KEY_ENV
 from gitops_pipelines.core.policy.testing import run_policy_tests
 from gitops_pipelines.core.promotion.status import change_number, change_status
+from gitops_pipelines.core.stages.module_refs import module_refs
 from gitops_pipelines.core.stages.plan import check_policy
 from gitops_pipelines.core.vocabulary import EPHEMERAL_TEST, SYNTAX
 from gitops_pipelines.core.workspace import Workspace, open_workspace
@@ -93,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unit", help="only this unit")
     p.add_argument("--since", help="only applies from this date (YYYY-MM-DD) or ISO timestamp on")
     p.add_argument("--csv", action="store_true", help="comma-separated values, one row per apply")
+    text = "which units use a module, at which release, and which are behind its newest release"
+    modules = sub.add_parser("modules", parents=[common], help=text, description=text)
+    msub = modules.add_subparsers(dest="modules_command", required=True, parser_class=_Parser)
+    mc = msub.add_parser("consumers", parents=[common], help=text, description=text)
+    mc.add_argument("module", help="a module unit of gitops.yaml")
+    text = "check that every module a unit uses from outside its folder is a release pinned by tag (exit 1 if not)"
+    p = sub.add_parser("module-refs", parents=[common], help=text, description=text)
+    p.add_argument("unit")
     text = "where a change stands: PR stages at their commit, plans, approvals, applies, what it waits for"
     p = sub.add_parser("change", parents=[common], help=text, description=text)
     p.add_argument("change", help="the pull request, pr-<number>")
@@ -123,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _command_name(args) -> str:
-    return f"plans {args.plans_command}" if args.command == "plans" else args.command
+    nested = {"plans": "plans_command", "modules": "modules_command"}.get(args.command)
+    return f"{args.command} {getattr(args, nested)}" if nested else args.command
 
 
 def _dump(model: Any) -> Any:
@@ -229,6 +240,19 @@ def _audit(ws: Workspace, args):
     return [asdict(r) for r in rows], to_csv(rows) if args.csv else to_text(rows), EXIT_OK
 
 
+def _module_refs(ws: Workspace, args):
+    r = module_refs(ws, ws.config.unit(args.unit))
+    lines = [r.summary(), *(f"  {f.describe()}" for f in r.findings)]
+    payload = {"unit": r.unit, "passed": r.passed, "findings": [asdict(f) for f in r.findings],
+               "pinned": [asdict(p) for p in r.pinned]}
+    return payload, "\n".join(lines), EXIT_OK if r.passed else EXIT_FAILED
+
+
+def _modules_consumers(ws: Workspace, args):
+    report = module_consumers(ws.config, args.module, repository_tags(ws.config))
+    return report.to_json(), report.text(), EXIT_OK
+
+
 def _change(ws: Workspace, args):
     change_number(args.change)  # a typo is a usage error before anything is asked of GitHub
     gateway = _github_gateway(ws)
@@ -256,7 +280,8 @@ def _github_gateway(ws: Workspace):
 COMMANDS: dict[str, Callable] = {
     "config": _config_check, SYNTAX: _syntax, EPHEMERAL_TEST: _ephemeral, "ephemeral": _ephemeral, "plan": _plan,
     "apply": _apply, "drift": _drift, "plans list": _plans_list, "plans show": _plans_show, "plans verify": _plans_verify,
-    "change": _change, "policy": _policy, "audit": _audit,
+    "change": _change, "policy": _policy, "audit": _audit, "module-refs": _module_refs,
+    "modules consumers": _modules_consumers,
 }
 
 

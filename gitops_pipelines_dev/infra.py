@@ -32,6 +32,31 @@ def make_infra_repo(dest: Path, source: Path = SAMPLE) -> Path:
     return dest
 
 
+# The repository the sample's project names in its module source; `module_releases` serves it from a local copy.
+SAMPLE_REPOSITORY = "https://github.com/acme/infra.git"
+SAMPLE_RELEASE = "bucket/v0.1.0"  # the module release the sample's project pins
+
+
+def release_tag(repo: Path, tag: str = SAMPLE_RELEASE, ref: str = "HEAD") -> None:
+    """An annotated release tag, as the release stage makes them."""
+    git(repo, "-c", "user.name=release", "-c", "user.email=release@example.com", "tag", "-a", tag, "-m", tag, ref)
+
+
+def serve_repository(repo: Path, config: Path, url: str = SAMPLE_REPOSITORY) -> Path:
+    """A git config (for `terraform.git_config`) under which `url` is fetched from the local repository `repo`,
+    so the sample's `git::https://github.com/acme/infra.git//...` module sources resolve with no network."""
+    config.write_text(f'[url "file://{Path(repo).resolve()}"]\n\tinsteadOf = {url}\n')
+    return config
+
+
+def module_releases(dest: Path) -> Path:
+    """A copy of the sample with its module released as SAMPLE_RELEASE, and the git config that serves it as
+    SAMPLE_REPOSITORY; returns the config's path (GITOPS_GIT_CONFIG)."""
+    repo = make_infra_repo(dest / "acme-infra")
+    release_tag(repo)
+    return serve_repository(repo, dest / "gitconfig")
+
+
 def cloud_environ(moto_servers) -> dict[str, str]:
     """What gitops.yaml of the sample reads from the environment: endpoints, credentials, the provider mirror.
 

@@ -50,13 +50,15 @@ def clouds(moto_servers):
 
 
 @pytest.fixture(scope="session")
-def cloud_env(moto_servers):
-    """The sample's gitops.yaml reads endpoints and credentials from the process environment."""
+def cloud_env(moto_servers, tmp_path_factory):
+    """The sample's gitops.yaml reads endpoints and credentials from the process environment, and the git config
+    that serves its module release (github.com/acme/infra, bucket/v0.1.0) from a local repository."""
     import os
 
-    from gitops_pipelines_tests.fixtures.infra_repo import cloud_environ
+    from gitops_pipelines_tests.fixtures.infra_repo import cloud_environ, module_releases
 
-    values = cloud_environ(moto_servers)
+    values = {**cloud_environ(moto_servers),
+              "GITOPS_GIT_CONFIG": str(module_releases(tmp_path_factory.mktemp("module-releases")))}
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     yield values

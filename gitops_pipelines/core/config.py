@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_va
 from gitops_pipelines.core.errors import ConfigError
 from gitops_pipelines.core.redact import Redactor, looks_secret
 from gitops_pipelines.core.settings import (  # noqa: F401 - the sections are part of this module's API
-    ApprovalSettings, DriftSettings, GitHubSettings, PlanStoreSettings, PolicySettings, ReleaseSettings,
-    SecuritySettings, TerraformSettings, _env_names, _Strict,
+    ApprovalSettings, DriftSettings, EnvironmentDrift, GitHubSettings, PlanStoreSettings, PolicySettings,
+    ReleaseSettings, SecuritySettings, TerraformSettings, _env_names, _Strict,
 )
 
 DEFAULT_CONFIG = "gitops.yaml"
@@ -74,6 +74,8 @@ class EnvironmentConfig(RunSettings):
         default=None, description="credentials for plans (a read-only role, say), in the form of `credentials`; they "
                                   "still need to write the state lock. Unset: plans use `credentials`")
     plan_env: dict[str, str] = Field(default_factory=dict, description="merged over `env` for plans")
+    drift: EnvironmentDrift = Field(default_factory=EnvironmentDrift,
+                                    description="this environment's drift schedule; unset: the top-level `drift`")
 
     @field_validator("plan_credentials", mode="before")
     @classmethod
@@ -201,6 +203,10 @@ class GitopsConfig(_Strict):
             f"no environment named {name!r}; environments: {', '.join(e.name for e in self.environments)}",
             file=self.source, field="environments",
         )
+
+    def drift_cron(self, environment: str) -> str:
+        """When `environment` is checked for drift: its own `drift.cron`, else the top-level `drift.cron`."""
+        return self.environment(environment).drift.cron or self.drift.cron
 
     @property
     def policy_root(self) -> Path:

@@ -24,6 +24,9 @@ class _Strict(BaseModel):
 class TerraformSettings(_Strict):
     binary: str = "terraform"
     provider_mirror: str | None = None
+    git_config: str | None = Field(default=None, description=(
+        "a git config file that Terraform's git (module sources) and the module_refs check use as their global "
+        "one (GIT_CONFIG_GLOBAL): `url.<base>.insteadOf` for a mirror or offline copy, a credential helper"))
     lock_timeout: str = "30s"
     pass_env: list[str] = Field(
         default_factory=list, description="exact names of further variables of this process that every Terraform "
@@ -52,8 +55,51 @@ class ApprovalSettings(_Strict):
         return value
 
 
+# five cron fields (minute hour day-of-month month day-of-week) or a shorthand, as Dagster schedules take them
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*?/,#-]+")
+_CRON_SHORTHANDS = ("@hourly", "@daily", "@weekly", "@monthly")
+
+
+def _cron(value: Any) -> Any:
+    if value is None or value in _CRON_SHORTHANDS:
+        return value
+    fields = value.split() if isinstance(value, str) else []
+    if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
+        raise ValueError(f"{value!r} is not a cron schedule: five fields (minute hour day-of-month month "
+                         f"day-of-week), e.g. '0 6 * * *', or one of {', '.join(_CRON_SHORTHANDS)}")
+    return value
+
+
 class DriftSettings(_Strict):
-    cron: str = "0 6 * * *"
+    """When every environment is checked for drift, and how many drift plans run at once."""
+
+    cron: str = Field(default="0 6 * * *", description="the default drift schedule of every environment")
+    parallelism: int = Field(default=4, ge=1, description=(
+        "drift plans (one unit in one environment) running at once in one drift run: the multiprocess "
+        "executor's max_concurrent"))
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        return _cron(value)
+
+    @field_validator("parallelism", mode="before")
+    @classmethod
+    def _not_a_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"must be a whole number >= 1 (got {value!r})")
+        return value
+
+
+class EnvironmentDrift(_Strict):
+    """An environment's own drift schedule (`environments[].drift`); unset fields take the top-level `drift`."""
+
+    cron: str | None = Field(default=None, description="this environment's drift schedule; unset: drift.cron")
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str | None) -> str | None:
+        return _cron(value)
 
 
 class Waiver(_Strict):
@@ -74,6 +120,9 @@ class PolicySettings(_Strict):
         "the repository's own Rego policies, conftest style (deny, violation, warn); read from main"))
     namespaces: list[str] = Field(default_factory=lambda: ["main"],
                                   description="the Rego packages whose deny/violation/warn rule sets count")
+    required_tags: list[str] = Field(default_factory=list, description=(
+        "tag keys every taggable resource a plan creates or updates must carry (the default pack's "
+        "required-tags rule; none: the rule is off)"))
 
 
 class SecuritySettings(_Strict):
@@ -94,12 +143,18 @@ class SecuritySettings(_Strict):
 class GitHubSettings(_Strict):
     repository: str = Field(pattern=r"^[\w.-]+/[\w.-]+$")
     api_url: str = "https://api.github.com"
+    web_url: str | None = Field(default=None, description=(
+        "where people and git reach the host (`https://github.com`), as module sources name it; default: from "
+        "api_url (api.github.com -> github.com, an Enterprise Server's own host)"))
     main_branch: str = "main"
     allow_fork_prs: bool = Field(
         default=False, description="plan and test pull requests from forks: their code then runs on the runner "
                                    "with the environments' credentials")
     token_env: str = "GITHUB_TOKEN"
     poll_seconds: int = Field(default=30, ge=1, description="how often the pull-request sensor polls GitHub")
+    webhook_fallback_poll_seconds: int = Field(default=300, ge=0, description=(
+        "with webhooks, how often the webhook sensor also polls (one conditional request), so an event no delivery "
+        "brought (the receiver was down) still starts its runs; 0: never"))
     work_item_patterns: list[str] = Field(default_factory=lambda: list(WORK_ITEM_PATTERNS))
 
 
@@ -126,6 +181,9 @@ class ReleaseSettings(_Strict):
         "the git tag of a version, with {version} and, where gitops.yaml lists several units, {unit}; default "
         "'{unit}/v{version}', or 'v{version}' where it lists one"))
     first_version: str = Field(default="0.1.0", description="the version of a unit's first release")
+    bump_consumers: bool = Field(default=False, description=(
+        "after a module release, open one pull request per unit that uses an older release of it, moving its "
+        "`?ref=` to the new tag"))
     labels: ReleaseLabels = Field(default_factory=ReleaseLabels)
 
     @field_validator("tag_format")

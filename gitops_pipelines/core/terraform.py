@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ RUNNER_ENV: dict[str, str] = {
     "TF_IN_AUTOMATION": "1",  # output for a log, not "run terraform apply next" hints for a terminal
     "TF_INPUT": "0",  # never wait on a prompt; a missing variable fails at once
     "CHECKPOINT_DISABLE": "1",  # no version check calls to HashiCorp from every run
+    "GIT_TERMINAL_PROMPT": "0",  # a git module source that needs a password fails instead of waiting for one
 }
 
 
@@ -79,6 +81,12 @@ def terraform_env(environ: Mapping[str, str], target: Mapping[str, str] | None =
     if data_dir is not None:
         env["TF_DATA_DIR"] = str(data_dir)
     return env
+
+
+@dataclass
+class PlanOutcome:
+    changed: bool  # exit code 2 of -detailed-exitcode
+    text: str | None  # the plan as `terraform show` renders it; None when plan's output was not recognised
 
 
 @dataclass
@@ -103,6 +111,7 @@ class TerraformRunner:
     log: LineSink | None = None
     redactor: Redactor = field(default_factory=Redactor)
     pass_env: tuple[str, ...] = ()  # terraform.pass_env: names beside PROCESS_ENV_ALLOWLIST
+    git_config: str | None = None  # terraform.git_config: GIT_CONFIG_GLOBAL of every Terraform process
     _version: str | None = field(default=None, init=False, repr=False)
     _cli_config: Path | None = field(default=None, init=False, repr=False)
 
@@ -155,8 +164,11 @@ class TerraformRunner:
         return self._cli_config
 
     def _base_env(self, extra: Mapping[str, str] | None = None, data_dir: Path | None = None) -> dict[str, str]:
-        return terraform_env(os.environ, extra, pass_env=self.pass_env, cli_config=self._cli_config,
-                             data_dir=data_dir)
+        env = terraform_env(os.environ, extra, pass_env=self.pass_env, cli_config=self._cli_config,
+                            data_dir=data_dir)
+        if self.git_config:
+            env["GIT_CONFIG_GLOBAL"] = self.git_config
+        return env
 
     # -- running ---------------------------------------------------------------------------------------------------
     def run(self, workdir: Path, command: str, *args: str, env: Mapping[str, str] | None = None,
@@ -235,12 +247,20 @@ class TerraformRunner:
         lock=False: read the state without its lock (`-lock=false`), for plans made with read-only credentials,
         which cannot write a lock; such a plan writes no state, and Terraform refuses to apply it once the state
         has moved on (stale)."""
+        return self.make_plan(workdir, out, data_dir=data_dir, env=env, var_files=var_files,
+                              lock_timeout=lock_timeout, refresh_only=refresh_only, destroy=destroy,
+                              lock=lock).changed
+
+    def make_plan(self, workdir: Path, out: Path, *, data_dir: Path | None = None,
+                  env: Mapping[str, str] | None = None, var_files: list[str] = (), lock_timeout: str = "30s",
+                  refresh_only: bool = False, destroy: bool = False, lock: bool = True) -> PlanOutcome:
+        """plan(), also keeping what `terraform show <planfile>` would print, cut from what `plan` printed."""
         locking = {"lock_timeout": lock_timeout} if lock else {"lock": False}
         result = self.run(workdir, "plan", env=env, data_dir=data_dir, ok_codes=(0, 2), what="terraform plan",
                           input=False, no_color=IsFlagged, detailed_exitcode=IsFlagged, out=str(out),
                           **locking, var_file=list(var_files) or None,
                           refresh_only=IsFlagged if refresh_only else None, destroy=IsFlagged if destroy else None)
-        return result.returncode == 2
+        return PlanOutcome(changed=result.returncode == 2, text=rendered_plan(result.stdout))
 
     def show_json(self, workdir: Path, planfile: Path | None = None, *, data_dir: Path | None = None,
                   env: Mapping[str, str] | None = None) -> dict:
@@ -252,6 +272,16 @@ class TerraformRunner:
                   env: Mapping[str, str] | None = None) -> str:
         result = self.run(workdir, "show", str(planfile), env=env, data_dir=data_dir, no_color=IsFlagged)
         return result.stdout
+
+    def show_both(self, workdir: Path, planfile: Path, *, data_dir: Path | None = None,
+                  env: Mapping[str, str] | None = None) -> tuple[dict, str]:
+        """`show -json` and `show` of one plan file side by side: two provider starts, one wait."""
+        self.version()
+        self.cli_config()
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            text = pool.submit(self.show_text, workdir, planfile, data_dir=data_dir, env=env)
+            plan_json = self.show_json(workdir, planfile, data_dir=data_dir, env=env)
+            return plan_json, text.result()
 
     def apply_plan(self, workdir: Path, planfile: Path, *, data_dir: Path | None = None,
                    env: Mapping[str, str] | None = None, lock_timeout: str = "0s") -> TerraformResult:
@@ -305,6 +335,31 @@ def _returns_data(command: str, argv: list[str]) -> bool:
     """Commands whose stdout is data (state, plan JSON, outputs, diagnostics), not progress: it may hold sensitive
     values in clear, so it is captured but never streamed to the log."""
     return command in ("state pull", "output") or (command in ("show", "validate") and "-json" in argv)
+
+
+# How the rendered plan opens (jsonformat's RenderHumanPlan, which both `plan` and `show <planfile>` call); `plan`
+# prints only progress lines (`<address>: Refreshing state...`, lock messages) before it, never an empty line.
+_PLAN_OPENINGS = ("Terraform used the selected providers", "No changes.", "Note: Objects have changed outside of",
+                  "Changes to Outputs:", "Terraform will perform the following actions:")
+_PLAN_SUMMARY = re.compile(r"^(Plan: \d+ to (add|import)|No changes\.|You can apply this plan|"
+                           r"Would you like to update the Terraform state)", re.MULTILINE)
+
+
+def rendered_plan(stdout: str) -> str | None:
+    """What `terraform show -no-color <planfile>` prints, cut from the stdout of the `plan -no-color` that wrote the
+    file (TF_IN_AUTOMATION: no "Saved the plan" footer): the text between the progress lines and the warnings
+    printed after it. None when the output does not have that shape; the caller then runs `show`."""
+    lines = stdout.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if not line.strip()), None)
+    if start is None or start + 1 >= len(lines) or not lines[start + 1].startswith(_PLAN_OPENINGS):
+        return None
+    end = len(lines)
+    for i in range(start + 1, len(lines) - 1):  # diagnostics (warnings) follow, each after an empty line
+        if not lines[i].strip() and lines[i + 1].startswith(("Warning: ", "Error: ", "\u2577")):
+            end = i
+            break
+    text = "".join(lines[start:end])
+    return text if _PLAN_SUMMARY.search(text) else None
 
 
 def _hcl_scalar(value: Any) -> str:

@@ -15,6 +15,7 @@ APPROVAL = "approval"
 WORK_ITEM = "work_item"
 RULES = "rules"  # the check of a change that edits the rules it is judged by
 RULES_CHANGED = "rules_changed"  # recorded with syntax: whether the change edits the rules
+MODULE_REFS = "module_refs"  # every module from outside the unit is a pinned release (checked beside syntax)
 POLICY = "policy"
 RELEASE = "release"
 DRIFT = "drift"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +19,7 @@ from gitops_pipelines.core.redact import Redactor
 from gitops_pipelines.core.terraform import TerraformRunner
 
 LOCK_FILE = ".terraform.lock.hcl"  # sealed with each plan, restored before its apply
+INIT_STAMP = "gitops-init.sha256"  # in a data folder: what its last successful `init` was made for
 
 
 @dataclass
@@ -32,7 +36,8 @@ class Workspace:
         if self.runner is None:
             tf = self.config.terraform
             self.runner = TerraformRunner(binary=tf.binary, provider_mirror=tf.provider_mirror or None, log=self.log,
-                                          redactor=Redactor(self._all_secrets()), pass_env=tuple(tf.pass_env))
+                                          redactor=Redactor(self._all_secrets()), pass_env=tuple(tf.pass_env),
+                                          git_config=tf.git_config or None)
 
     def _all_secrets(self) -> list[str]:
         """Every target's credential values, plan credentials included, masked in whatever any stage prints."""
@@ -60,6 +65,42 @@ class Workspace:
         path = self.config.root / ".gitops" / "work" / unit.name / target
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def init(self, unit: UnitConfig, unit_dir: Path, data_dir: Path, *, backend: bool = True,
+             backend_config: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> bool:
+        """`terraform init`, unless data_dir was initialised for the same unit source, lock file, backend and
+        Terraform (a re-run on the same commit); True when init ran."""
+        stamp = data_dir / INIT_STAMP
+        before = self._init_key(unit, unit_dir, data_dir, backend, backend_config)
+        if before is not None and stamp.is_file() and stamp.read_text() == before:
+            if self.log is not None:
+                self.log(f"{unit.name}: terraform init not repeated: {data_dir} is initialised for this source, "
+                         "lock file and backend")
+            return False
+        stamp.unlink(missing_ok=True)  # a failed init leaves no stamp: the next run initialises again
+        self.runner.init(unit_dir, data_dir=data_dir, backend=backend, backend_config=backend_config, env=env)
+        after = self._init_key(unit, unit_dir, data_dir, backend, backend_config)  # init may write the lock file
+        if after is not None:
+            tmp = stamp.with_name(f"{INIT_STAMP}.{os.getpid()}.{threading.get_ident()}")
+            tmp.write_text(after)
+            tmp.replace(stamp)
+        return True
+
+    def _init_key(self, unit: UnitConfig, unit_dir: Path, data_dir: Path, backend: bool,
+                  backend_config: Mapping[str, Any] | None) -> str | None:
+        """What `init` depends on, hashed; None (never reused) when the unit's source cannot be hashed."""
+        if unit_dir.resolve() != self.unit_dir(unit).resolve():
+            return None
+        from gitops_pipelines.core.changes.source import source_hash
+
+        try:
+            source = source_hash(self.config, unit, self.config.root)
+        except Exception:  # noqa: BLE001 - code that does not parse is initialised afresh; syntax reports it
+            return None
+        facts = [self.runner.version(), str(self.runner.cli_config()), str(unit_dir.resolve()),
+                 str(data_dir.resolve()), backend, sorted((k, str(v)) for k, v in (backend_config or {}).items()),
+                 source]
+        return hashlib.sha256(json.dumps(facts).encode()).hexdigest()
 
     def project_environment(self, unit: UnitConfig, env_name: str) -> EnvironmentConfig:
         """The environment, checked to be one this unit deploys to."""

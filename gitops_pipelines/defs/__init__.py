@@ -7,7 +7,7 @@ import dagster as dg
 
 from gitops_pipelines.core.config import GitopsConfig
 from gitops_pipelines.defs import drift, github, modules, pr_checks, promotion
-from gitops_pipelines.defs.audit import audit_asset
+from gitops_pipelines.defs.audit import audit_defs
 from gitops_pipelines.defs.jobs import build_jobs
 
 
@@ -17,7 +17,7 @@ def build_defs(config: GitopsConfig) -> dg.Definitions:
     return dg.Definitions.merge(
         pr_checks.build_defs(config), promotion.build_defs(config), modules.build_defs(config),
         drift.build_defs(config, jobs), github.build_defs(config, jobs=list(jobs.values())),
-        dg.Definitions(jobs=list(jobs.values()), assets=[audit_asset(config)] if config.projects else []))
+        dg.Definitions(jobs=list(jobs.values())), audit_defs(config))
 
 
 __all__ = ["build_defs"]

@@ -49,7 +49,8 @@ def audit_asset(config: GitopsConfig) -> dg.AssetsDefinition:
 
     @dg.asset(key=dg.AssetKey(["audit", "production_changes"]), group_name="audit",
               description=f"every apply to {last}: when, the change, who approved on GitHub, who released, the "
-                          "plan_id and what it changed (materialize to refresh; the CLI: gitops-pipelines audit)")
+                          "plan_id and what it changed (refreshed after every deploy by the audit_after_deploys "
+                          "sensor; the CLI: gitops-pipelines audit)")
     def _audit(context: dg.AssetExecutionContext, gitops: GitopsResource) -> dg.MaterializeResult:
         ws = gitops.workspace(context.log.info, gitops.main_commit())  # reads the plan store, runs nothing
         events, releases = deploy_events(context.instance, ws.config)
@@ -60,3 +61,33 @@ def audit_asset(config: GitopsConfig) -> dg.AssetsDefinition:
             "rows": dg.MetadataValue.json([r.__dict__ for r in rows])})
 
     return _audit
+
+
+AUDIT_JOB = "audit"
+
+
+def audit_defs(config: GitopsConfig) -> dg.Definitions:
+    """The audit asset, its job, and a sensor that refreshes it after every run that deployed something."""
+    if not config.projects:
+        return dg.Definitions()
+    asset = audit_asset(config)
+    job = dg.define_asset_job(AUDIT_JOB, selection=[asset.key], description="refresh audit/production_changes")
+    deploys = {key(unit.name, deploy_stage(env.name)) for unit in config.projects
+               for env in config.unit_environments(unit)}
+
+    @dg.run_status_sensor(name="audit_after_deploys", run_status=dg.DagsterRunStatus.SUCCESS, request_job=job,
+                          default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=15,
+                          description="refreshes audit/production_changes after each run that deployed a plan")
+    def _after_deploys(context: dg.RunStatusSensorContext):
+        run = context.dagster_run
+        if run.job_name == AUDIT_JOB or not _deployed(context.instance, run, deploys):
+            return dg.SkipReason(f"run {run.run_id[:8]} ({run.job_name}) deployed nothing")
+        return dg.RunRequest(run_key=f"audit-after-{run.run_id}")
+
+    return dg.Definitions(assets=[asset], jobs=[job], sensors=[_after_deploys])
+
+
+def _deployed(instance: dg.DagsterInstance, run: dg.DagsterRun, deploys: set[dg.AssetKey]) -> bool:
+    """Whether the run materialized one of the deploy assets (a merge, prod_deploy, or a launch from the graph)."""
+    materialized = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+    return any(r.event_log_entry.dagster_event.asset_key in deploys for r in materialized)

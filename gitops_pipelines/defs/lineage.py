@@ -7,7 +7,7 @@ from typing import Any
 import dagster as dg
 
 from gitops_pipelines.core.promotion.gate import StageResult
-from gitops_pipelines.core.vocabulary import PLAN, POLICY, SYNTAX, WORK_ITEM
+from gitops_pipelines.core.vocabulary import MODULE_REFS, PLAN, POLICY, SYNTAX, WORK_ITEM
 
 FAILED = "failed"  # the metadata key of a failure observation
 
@@ -31,10 +31,10 @@ def stage_results(context: dg.AssetExecutionContext, unit: str, names: tuple[str
                   change: str) -> dict[str, StageResult]:
     """What the PR stages recorded for the change: a passed stage materialized (with its head_sha); a failed one
     left an observation (`passed: false`); the newest of the two counts. `policy` is read from the first plan,
-    `work_item` from syntax (it runs beside it)."""
+    `work_item` and `module_refs` from syntax (they run beside it)."""
     found: dict[str, StageResult] = {}
     for name in names:
-        if name in (POLICY, WORK_ITEM):
+        if name in (POLICY, WORK_ITEM, MODULE_REFS):
             continue
         latest = _latest_record(context, dg.AssetKey([unit, name]), change)
         if latest is not None:
@@ -43,9 +43,10 @@ def stage_results(context: dg.AssetExecutionContext, unit: str, names: tuple[str
             if name.endswith(f"_{PLAN}") and POLICY in names and "policy" in metadata:
                 found[POLICY] = StageResult(POLICY, passed and metadata["policy"] == "passed",
                                             metadata.get("head_sha") or None)
-            if name == SYNTAX and WORK_ITEM in names and metadata.get(WORK_ITEM):
-                found[WORK_ITEM] = StageResult(WORK_ITEM, metadata[WORK_ITEM] == "success",
-                                               metadata.get("head_sha") or None)
+            for beside in (WORK_ITEM, MODULE_REFS):  # checks that run in the syntax step
+                if name == SYNTAX and beside in names and metadata.get(beside):
+                    found[beside] = StageResult(beside, metadata[beside] == "success",
+                                                metadata.get("head_sha") or None)
     return found
 
 

@@ -70,6 +70,6 @@ def github_env(tmp_path, clouds, cloud_env, github_contract):
         return build_definitions(config_path, gitops=gitops, github=github)
 
     defs = make_defs(github)
-    assert {s.name for s in defs.sensors} == {POLL_SENSOR, WEBHOOK_SENSOR}
+    assert {s.name for s in defs.sensors} == {POLL_SENSOR, WEBHOOK_SENSOR, "audit_after_deploys"}
     yield emu, checkout, defs, github, make_defs
     emu.stop()

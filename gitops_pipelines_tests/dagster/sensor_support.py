@@ -17,7 +17,7 @@ FAST_STAGES = {"syntax", "test_plan"}  # ephemeral_test deploys for real (20 s+)
 def sample_files(api_url: str) -> dict[str, str]:
     files = {str(p.relative_to(SAMPLE)): p.read_text() for p in SAMPLE.rglob("*")
              if p.is_file() and ".terraform" not in p.parts}
-    files["gitops.yaml"] += f"github:\n  repository: {REPO}\n  api_url: {api_url}\n"
+    files["gitops.yaml"] += f"github:\n  repository: {REPO}\n  api_url: {api_url}\n  web_url: https://github.com\n"
     return files
 
 

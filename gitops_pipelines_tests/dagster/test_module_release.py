@@ -52,3 +52,6 @@ def _release_flow(gitops_defs, instance, head: str) -> None:
     assert release["version"] == "1.3.0" and release["tag"] == "bucket/v1.3.0"
     assert release["previous"] == "bucket/v1.2.3"
     assert release["bump"] == "minor" and release["approved_by"] == "merge"
+    # the release says who uses the module: the storage project still pins the first release
+    assert release["consumers_behind"] == 1
+    assert "| `storage` | `artifacts` | `bucket/v0.1.0` | behind |" in release["consumers"]

@@ -23,6 +23,15 @@ def _approval(op: str, plan_id: str, who: str = "alice") -> dict:
     return {"ops": {op: {"config": {"approved_by": who, "reason": "CHG-42 reviewed", "plan_id": plan_id}}}}
 
 
+def _audit_sensor(defs: dg.Definitions, instance: dg.DagsterInstance, run_id: str):
+    """What the audit_after_deploys sensor answers to the success of one run."""
+    (success,) = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_SUCCESS).records
+    context = dg.build_run_status_sensor_context(
+        sensor_name="audit_after_deploys", dagster_event=success.event_log_entry.dagster_event,
+        dagster_instance=instance, dagster_run=instance.get_run_by_id(run_id))
+    return defs.get_repository_def().get_sensor_def("audit_after_deploys")(context)
+
+
 def test_project_flow_with_lineage_refusals_reruns_and_drift(gitops_defs, instance, infra_root, clouds, request):
     head = git(infra_root, "rev-parse", "HEAD")
     # the release tags the session's shared repository: removed again at the end
@@ -85,7 +94,8 @@ def test_project_flow_with_lineage_refusals_reruns_and_drift(gitops_defs, instan
     prod_plan = latest_metadata(instance, "storage/prod_plan", "pr-1")
     wrong = run("release", ["storage/release"], "pr-1", _approval("storage__release", "f" * 64))
     assert not wrong.success and prod_plan["plan_id"] in failure_messages(wrong)
-    assert run("release", ["storage/release"], "pr-1", _approval("storage__release", prod_plan["plan_id"])).success
+    release_run = run("release", ["storage/release"], "pr-1", _approval("storage__release", prod_plan["plan_id"]))
+    assert release_run.success
     release = latest_metadata(instance, "storage/release", "pr-1")
     assert release["decision"] == "approved" and release["approved_by"] == "alice"
     assert release["plan_id"] == prod_plan["plan_id"] and release["reason"] == "CHG-42 reviewed"
@@ -96,8 +106,12 @@ def test_project_flow_with_lineage_refusals_reruns_and_drift(gitops_defs, instan
     # Production deploy: a wrong plan_id names the expected plan; the right one applies exactly the prod plan.
     wrong = run("prod_deploy", ["storage/prod_deploy"], "pr-1", _approval("storage__prod_deploy", pr2_prod))
     assert not wrong.success and f"the stored plan is {prod_plan['plan_id']}" in failure_messages(wrong)
-    assert run("prod_deploy", ["storage/prod_deploy"], "pr-1",
-               _approval("storage__prod_deploy", prod_plan["plan_id"], who="carol")).success
+    deployed = run("prod_deploy", ["storage/prod_deploy"], "pr-1",
+                   _approval("storage__prod_deploy", prod_plan["plan_id"], who="carol"))
+    assert deployed.success
+    # the audit table refreshes itself after a run that deployed; a run that deployed nothing asks for nothing
+    assert _audit_sensor(gitops_defs, instance, deployed.run_id).run_key == f"audit-after-{deployed.run_id}"
+    assert isinstance(_audit_sensor(gitops_defs, instance, release_run.run_id), dg.SkipReason)
     prod_deploy = latest_metadata(instance, "storage/prod_deploy", "pr-1")
     assert prod_deploy["plan_id"] == prod_plan["plan_id"] and prod_deploy["plan_asset"] == "storage/prod_plan"
     assert prod_deploy["approved_by"] == "carol" and prod_deploy["decision"] == "approved"

@@ -18,18 +18,24 @@ def plan_comments(emu, number: int):
     return [c for c in emu.repo.comments_on(number) if "gitops-pipelines:unit=storage env=test" in c.body]
 
 
+def tweak(n: int) -> dict[str, str]:
+    """A change to the bucket module and to the storage project (which uses the module's release by tag, so a
+    change to the module alone would not touch it)."""
+    return {path: (SAMPLE / path).read_text() + f"\n# tweak {n}\n"
+            for path in ("modules/bucket/main.tf", "projects/storage/main.tf")}
+
+
 def test_pull_request_flow_through_the_polling_sensor(github_env, instance):
     emu, checkout, defs, github, make_defs = github_env
     sensor = Sensor(defs, instance, github)
     assert not sensor.tick().run_requests  # nothing open yet
 
     issue = emu.create_issue("Bigger buckets")
-    emu.commit("bucket-tweak", {"modules/bucket/main.tf": (SAMPLE / "modules/bucket/main.tf").read_text()
-                                + "\n# tweak 1\n"})
+    emu.commit("bucket-tweak", tweak(1))
     number = emu.open_pull("bucket-tweak", "Tweak the bucket module", f"Fixes #{issue}")
     head1 = emu.repo.pull(number).head_sha
 
-    # PR opened -> its partition, and pr_checks for the module AND the project that uses it
+    # PR opened -> its partition, and pr_checks for each unit it touches: the module and the project
     result = sensor.tick()
     assert f"pr-{number}" in instance.get_dynamic_partitions("changes")
     requests = {r.asset_selection[0].path[0]: r for r in result.run_requests}
@@ -54,8 +60,7 @@ def test_pull_request_flow_through_the_polling_sensor(github_env, instance):
     # nothing new -> no runs; a push -> the checks again for the new head, and the SAME comment is edited
     assert not sensor.tick().run_requests
     before_push = sensor.cursor
-    head2 = emu.push(number, {"modules/bucket/main.tf": (SAMPLE / "modules/bucket/main.tf").read_text()
-                              + "\n# tweak 2\n"})
+    head2 = emu.push(number, tweak(2))
     result = sensor.tick()
     assert {r.run_key for r in result.run_requests} == {
         f"{number}:{head2}:bucket:check", f"{number}:{head2}:storage:check"}

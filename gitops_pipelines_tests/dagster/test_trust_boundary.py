@@ -81,6 +81,13 @@ def test_a_pull_request_is_judged_by_mains_rules_not_its_own(github_env, instanc
     assert (annotation["path"], annotation["annotation_level"]) == ("modules/bucket/main.tf", "failure")
     assert annotation["start_line"] == BUCKET_LINE and "module.shared.aws_s3_bucket.this" in annotation["title"]
     assert waived["rules"] == ("completed", "neutral"), "a change to the rules is marked on the pull request"
+    # the module is used by local path, not by a release tag: module_refs fails at the `source` line, with the fix
+    refs = next(r for r in emu.repo.check_runs.values()
+                if r.name == "storage/module_refs" and r.head_sha == emu.repo.pull(waiver).head_sha)
+    assert refs.conclusion == "failure"
+    [annotation] = refs.output["annotations"]
+    assert (annotation["path"], annotation["start_line"]) == ("projects/storage/shared.tf", 2)
+    assert 'source = "git::https://github.com/acme/infra.git//modules/bucket?ref=' in annotation["message"]
     run = next(r for r in emu.repo.check_runs.values() if r.name == "rules" and r.head_sha == emu.repo.pull(waiver).head_sha)
     assert "policy file removed: policies/no_public.rego" in run.output["text"]
     assert "no-public-tag" in run.output["text"]
@@ -88,6 +95,7 @@ def test_a_pull_request_is_judged_by_mains_rules_not_its_own(github_env, instanc
     moved = check_runs(emu, emu.repo.pull(endpoint).head_sha)
     assert moved["storage/plan (test)"] == ("completed", "success"), "planned against main's endpoint (moto)"
     assert moved["rules"] == ("completed", "neutral")
+    assert moved["storage/module_refs"] == ("completed", "success"), "the sample pins bucket/v0.1.0"
     run = next(r for r in emu.repo.check_runs.values() if r.name == "rules" and r.head_sha == emu.repo.pull(endpoint).head_sha)
     assert "http://127.0.0.1:9" in run.output["text"]
 

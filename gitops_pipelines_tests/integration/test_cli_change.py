@@ -14,7 +14,7 @@ import pytest
 from gitops_pipelines.core.github import GitHubGateway, check_name
 from gitops_pipelines.core.plan_store import PlanBinding, open_plan_store
 from gitops_pipelines.core.plan_store.keys import key_from_setting
-from gitops_pipelines.core.vocabulary import EPHEMERAL_TEST, PLAN, POLICY, SYNTAX, WORK_ITEM
+from gitops_pipelines.core.vocabulary import EPHEMERAL_TEST, MODULE_REFS, PLAN, POLICY, SYNTAX, WORK_ITEM
 from gitops_pipelines_dev.github_emulator import Emulator, app as emulator_app
 from gitops_pipelines_dev.github_emulator.http import Answer, Ctx
 from gitops_pipelines_dev.github_emulator.openapi_check import check
@@ -115,7 +115,7 @@ def gateway(emu: Emulator) -> GitHubGateway:
 
 def report_pr_stages(gw: GitHubGateway, head: str) -> None:
     """The check runs the pr_checks job leaves on the head: started, then concluded (a rerun updates the run)."""
-    names = [check_name("storage", SYNTAX), check_name("storage", EPHEMERAL_TEST),
+    names = [check_name("storage", SYNTAX), check_name("storage", MODULE_REFS), check_name("storage", EPHEMERAL_TEST),
              check_name("storage", PLAN, "test"), check_name("storage", POLICY, "test"), WORK_ITEM]
     for name in names:
         gw.set_check(head, name, "in_progress", title="Running", summary="running")
@@ -152,7 +152,8 @@ def test_an_approved_change_whose_stages_passed_waits_for_the_merge(cli, change)
     assert payload["pull_request"]["head_sha"] == head and payload["pull_request"]["merged"] is False
     (storage,) = payload["units"]
     assert [(s["stage"], s["state"], s["head_sha"]) for s in storage["stages"]] == [
-        (stage, "passed", head) for stage in ("syntax", "ephemeral_test", "test_plan", "policy", "work_item")]
+        (stage, "passed", head)
+        for stage in ("syntax", "module_refs", "ephemeral_test", "test_plan", "policy", "work_item")]
     test = env_of(payload, "test")
     assert test["plan"]["plan_id"] == record.plan_id and test["plan_ids"] == [record.plan_id]
     assert test["approvals"]["approvers"] == ["alice"] and test["approvals"]["approved"] is True
@@ -174,7 +175,8 @@ def test_after_a_push_the_stages_have_not_run_at_the_new_head(cli, emu, change):
     assert {(s["state"], s["head_sha"]) for s in storage["stages"]} == {("not run", None)}
     test = env_of(payload, "test")
     waits = {w["condition"]: w for w in test["waits_for"]}
-    assert set(waits) == {"syntax", "ephemeral_test", "test_plan", "policy", "work_item", "approval", "plan"}
+    assert set(waits) == {"syntax", "module_refs", "ephemeral_test", "test_plan", "policy", "work_item", "approval",
+                          "plan"}
     assert waits["approval"]["by"] == "people" and "alice approved an older commit" in waits["approval"]["message"]
     assert waits["plan"]["by"] == "pipeline" and f"made at {old_head[:12]}" in waits["plan"]["message"]
     assert test["plan"]["plan_id"] == record.plan_id and test["approvals"]["stale"] == ["alice"]

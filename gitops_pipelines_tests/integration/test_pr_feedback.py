@@ -13,7 +13,8 @@ from gitops_pipelines_dev.github_emulator import Emulator
 from gitops_pipelines_dev.infra import SAMPLE
 
 FAKE_ENV = {"TF_PROVIDER_MIRROR": "/x", "TEST_AWS_ENDPOINT": "http://127.0.0.1:1",
-            "PROD_AWS_ENDPOINT": "http://127.0.0.1:2", "SANDBOX_AWS_ENDPOINT": "http://127.0.0.1:3"}
+            "PROD_AWS_ENDPOINT": "http://127.0.0.1:2", "SANDBOX_AWS_ENDPOINT": "http://127.0.0.1:3",
+            "GITOPS_GIT_CONFIG": "/x/gitconfig"}
 
 
 @pytest.fixture

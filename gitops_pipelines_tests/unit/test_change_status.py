@@ -44,7 +44,7 @@ def run(name: str, conclusion: str | None = "success", *, sha: str = HEAD, id: i
     return CheckRun(id=id, name=name, head_sha=sha, status=status, conclusion=conclusion)
 
 
-STORAGE_CHECKS = ("storage/syntax", "storage/ephemeral_test", "storage/plan (test)", "storage/policy (test)",
+STORAGE_CHECKS = ("storage/syntax", "storage/module_refs", "storage/ephemeral_test", "storage/plan (test)", "storage/policy (test)",
                   "work_item")
 
 
@@ -89,8 +89,8 @@ def test_everything_passed_at_the_head_waits_only_for_the_merge():
     status = assemble(make_config(), facts())
     (unit,) = status.units
     assert [(s.stage, s.state, s.head_sha) for s in unit.stages] == [
-        ("syntax", "passed", HEAD), ("ephemeral_test", "passed", HEAD), ("test_plan", "passed", HEAD),
-        ("policy", "passed", HEAD), ("work_item", "passed", HEAD)]
+        ("syntax", "passed", HEAD), ("module_refs", "passed", HEAD), ("ephemeral_test", "passed", HEAD),
+        ("test_plan", "passed", HEAD), ("policy", "passed", HEAD), ("work_item", "passed", HEAD)]
     test = env_of(status)
     assert test.plan.plan_id == "1" * 64 and test.plan.head_sha == HEAD and test.plan_ids == ("1" * 64,)
     assert test.approvals.approvers == ("alice",) and test.approvals.approved
@@ -103,10 +103,10 @@ def test_everything_passed_at_the_head_waits_only_for_the_merge():
 def test_check_names_are_the_ones_the_flow_reports():
     config = make_config()
     assert stage_checks(config, config.unit("storage")) == {
-        "syntax": "storage/syntax", "ephemeral_test": "storage/ephemeral_test", "test_plan": "storage/plan (test)",
-        "policy": "storage/policy (test)", "work_item": "work_item"}
+        "syntax": "storage/syntax", "module_refs": "storage/module_refs", "ephemeral_test": "storage/ephemeral_test",
+        "test_plan": "storage/plan (test)", "policy": "storage/policy (test)", "work_item": "work_item"}
     assert stage_checks(make_config(github=False), config.unit("bucket")) == {
-        "syntax": "bucket/syntax", "ephemeral_test": "bucket/ephemeral_test"}
+        "syntax": "bucket/syntax", "module_refs": "bucket/module_refs", "ephemeral_test": "bucket/ephemeral_test"}
 
 
 def test_after_a_push_nothing_has_run_at_the_new_head():
@@ -114,7 +114,8 @@ def test_after_a_push_nothing_has_run_at_the_new_head():
     (unit,) = status.units
     assert {s.state for s in unit.stages} == {"not run"} and {s.head_sha for s in unit.stages} == {None}
     test = env_of(status)
-    assert conditions(test) == ["syntax", "ephemeral_test", "test_plan", "policy", "work_item", "approval", "plan"]
+    assert conditions(test) == ["syntax", "module_refs", "ephemeral_test", "test_plan", "policy", "work_item",
+                                "approval", "plan"]
     by = {w.condition: w.by for w in test.waits}
     assert by["syntax"] == PIPELINE and by["approval"] == PEOPLE and by["plan"] == PIPELINE
     assert "alice approved an older commit" in next(w.message for w in test.waits if w.condition == "approval")
@@ -123,7 +124,7 @@ def test_after_a_push_nothing_has_run_at_the_new_head():
 
 
 def test_a_failed_stage_is_on_the_author_and_a_running_one_on_the_pipeline():
-    runs = passing("storage/syntax", "storage/ephemeral_test", "work_item") + (
+    runs = passing("storage/syntax", "storage/module_refs", "storage/ephemeral_test", "work_item") + (
         run("storage/plan (test)", "failure", id=10), run("storage/policy (test)", None, id=11))
     test = env_of(assemble(make_config(), facts(check_runs=runs)))
     waits = {w.condition: w for w in test.waits}
@@ -189,7 +190,8 @@ def test_a_newer_plan_of_the_change_does_not_hide_the_applied_one():
 
 # -- modules -----------------------------------------------------------------------------------------------------
 def module_facts(**kwargs) -> ChangeFacts:
-    return facts(units=("bucket",), plans=(), check_runs=passing("bucket/syntax", "bucket/ephemeral_test", "work_item"),
+    return facts(units=("bucket",), plans=(), check_runs=passing("bucket/syntax", "bucket/module_refs", "bucket/ephemeral_test",
+                                                                     "work_item"),
                  **kwargs)
 
 
@@ -223,7 +225,7 @@ def test_text_is_a_compact_table_and_json_is_plain_data():
     status = assemble(make_config(), facts())
     text = status.text()
     assert text.splitlines()[0].startswith("pr-7 'Bigger bucket' by dev: open, head aaaaaaaaaaaa")
-    assert "storage (project)" in text and "PR stages at aaaaaaaaaaaa: syntax passed, ephemeral_test passed" in text
+    assert "storage (project)" in text and "PR stages at aaaaaaaaaaaa: syntax passed, module_refs passed, ephemeral_test passed" in text
     header = next(line for line in text.splitlines() if "environment" in line)
     assert header.split() == ["environment", "plan", "approvals", "applied", "waits", "for"]
     assert any(line.split()[:2] == ["test", "1" * 12] and line.endswith("merge") for line in text.splitlines())

@@ -190,9 +190,9 @@ def _config(github: bool) -> GitopsConfig:
 
 
 def test_required_pr_stages_follow_the_config():
-    assert required_pr_stages(_config(github=False), "bucket") == ("syntax", "ephemeral_test")
+    assert required_pr_stages(_config(github=False), "bucket") == ("syntax", "module_refs", "ephemeral_test")
     with_github = _config(github=True)
-    assert required_pr_stages(with_github, "bucket") == ("syntax", "ephemeral_test", "work_item")
+    assert required_pr_stages(with_github, "bucket") == ("syntax", "module_refs", "ephemeral_test", "work_item")
     # a project's PR plan is its first environment's
     assert required_pr_stages(with_github, with_github.unit("storage")) == (
-        "syntax", "ephemeral_test", "prod_plan", "policy", "work_item")
+        "syntax", "module_refs", "ephemeral_test", "prod_plan", "policy", "work_item")

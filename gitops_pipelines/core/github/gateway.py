@@ -117,6 +117,12 @@ class GitHubGateway(Publishing):
         pulls = [PullRequest.from_json(d) for d in self._paginate("listing closed pull requests", "/pulls", params)]
         return [p for p in pulls if p.merged and p.merge_commit_sha]
 
+    def create_pull(self, head: str, base: str, title: str, body: str) -> int:
+        """Open a pull request from branch `head` (already pushed) into `base`; its number."""
+        _, data = self._api(f"opening a pull request from {head}", "POST", "/pulls",
+                            input={"head": head, "base": base, "title": title, "body": body})
+        return int(data["number"])
+
     def changed_files(self, number: int) -> list[str]:
         """Paths the pull request touches; a rename lists both the old and the new path."""
         paths: dict[str, None] = {}

@@ -14,9 +14,8 @@ from gitops_pipelines.core.config import GitopsConfig, UnitConfig
 from gitops_pipelines.core.errors import GateRefused
 from gitops_pipelines.core.github.approvals import RequiredApprovals, decide_required
 from gitops_pipelines.core.github.models import Review
-from gitops_pipelines.core.vocabulary import (APPROVAL, EPHEMERAL_TEST, PLAN, POLICY, PR_CHECKS_JOB, RULES, SYNTAX,
-                                              WORK_ITEM,
-                                              plan_stage)
+from gitops_pipelines.core.vocabulary import (APPROVAL, EPHEMERAL_TEST, MODULE_REFS, PLAN, POLICY, PR_CHECKS_JOB,
+                                              RULES, SYNTAX, WORK_ITEM, plan_stage)
 
 HEAD = "head"  # the condition of a gate asked about a change whose merged head nobody knows
 
@@ -118,10 +117,10 @@ def enforce_gate(inputs: GateInputs) -> GateVerdict:
 
 
 def required_pr_stages(config: GitopsConfig, unit: UnitConfig | str) -> tuple[str, ...]:
-    """The PR stages a change of the unit must pass: syntax and the ephemeral test; for a project also the plan of
+    """The PR stages a change of the unit must pass: syntax, its module references and the ephemeral test; for a project also the plan of
     its first environment and its policy check; the work-item check when GitHub is configured."""
     unit_cfg = config.unit(unit) if isinstance(unit, str) else unit
-    stages = [SYNTAX, EPHEMERAL_TEST]
+    stages = [SYNTAX, MODULE_REFS, EPHEMERAL_TEST]
     if unit_cfg.is_project:
         stages += [plan_stage(config.unit_environments(unit_cfg)[0].name).name, POLICY]
     if config.github is not None:

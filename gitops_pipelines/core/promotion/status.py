@@ -23,7 +23,7 @@ from gitops_pipelines.core.promotion.gate import GateInputs, GateRefusal, StageR
 from gitops_pipelines.core.promotion.status_models import (  # noqa: F401 - part of this module's API
     PASSED, FAILED, RUNNING, NOT_RUN, PEOPLE, PIPELINE, AUTHOR, MERGE, DEPLOY, LAUNCH, PREVIOUS, CLOSED, NOT_CONFIGURED, StageStatus, Approvals, PlanInfo, AppliedInfo, Wait, EnvironmentStatus, UnitStatus, ChangeStatus, ChangeFacts,
 )
-from gitops_pipelines.core.vocabulary import (APPROVAL, EPHEMERAL_TEST, PLAN, POLICY, RELEASE, SYNTAX, WORK_ITEM,
+from gitops_pipelines.core.vocabulary import (APPROVAL, EPHEMERAL_TEST, MODULE_REFS, PLAN, POLICY, RELEASE, SYNTAX, WORK_ITEM,
                                               deploy_stage, plan_stage, pr_number)
 
 # -- the use case ------------------------------------------------------------------------------------------------
@@ -85,8 +85,8 @@ def _units_of(config: GitopsConfig, facts: ChangeFacts) -> list[UnitConfig]:
 def stage_checks(config: GitopsConfig, unit: UnitConfig) -> dict[str, str]:
     """The gate's required PR stages of the unit -> the check-run names the flow reports them under."""
     first = config.unit_environments(unit)[0].name if unit.is_project else None
-    names = {SYNTAX: check_name(unit.name, SYNTAX), EPHEMERAL_TEST: check_name(unit.name, EPHEMERAL_TEST),
-             WORK_ITEM: WORK_ITEM}
+    names = {SYNTAX: check_name(unit.name, SYNTAX), MODULE_REFS: check_name(unit.name, MODULE_REFS),
+             EPHEMERAL_TEST: check_name(unit.name, EPHEMERAL_TEST), WORK_ITEM: WORK_ITEM}
     if first is not None:
         names |= {plan_stage(first).name: check_name(unit.name, PLAN, first),
                   POLICY: check_name(unit.name, POLICY, first)}

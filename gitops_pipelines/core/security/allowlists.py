@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import Any
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
@@ -91,7 +92,7 @@ def _own_release(ref: ModuleRef, config: GitopsConfig) -> bool:
     if ref.kind != "git" or config.github is None or not ref.ref:
         return False
     tagged = parse_tag(ref.ref)
-    this_repository = f"{_github_host(config.github.api_url)}/{config.github.repository}".lower()
+    this_repository = f"{web_host(config.github)}/{config.github.repository}".lower()
     if tagged is None or _repository(ref.source) != this_repository:
         return False
     name = tagged[0]
@@ -112,6 +113,11 @@ def _repository(source: str) -> str:
     return f"{host.split(':', 1)[0]}/{path.strip('/').removesuffix('.git')}".lower()
 
 
-def _github_host(api_url: str) -> str:
+def web_host(github: Any) -> str:
+    """The host git and module sources use for the repository: `github.web_url`, else derived from api_url."""
+    return (urlparse(github.web_url).hostname or "").lower() if github.web_url else github_host(github.api_url)
+
+
+def github_host(api_url: str) -> str:
     host = (urlparse(api_url).hostname or "").lower()
     return "github.com" if host == "api.github.com" else host

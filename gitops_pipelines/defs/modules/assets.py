@@ -4,7 +4,9 @@ annotated git tag on the merge commit and a GitHub Release."""
 
 import dagster as dg
 
+from gitops_pipelines.core.changes.consumers import consumers_markdown, module_consumers, repository_tags
 from gitops_pipelines.core.config import UnitConfig
+from gitops_pipelines.core.promotion.consumer_bumps import bump_consumers
 from gitops_pipelines.core.promotion.commits import AFTER_MERGE
 from gitops_pipelines.core.vocabulary import EPHEMERAL_TEST, RELEASE, SYNTAX
 from gitops_pipelines.defs.checkouts import merged_checkout
@@ -33,10 +35,33 @@ def module_release_asset(unit: UnitConfig) -> dg.AssetsDefinition:
             context.log.info(verdict.explain())
             bump = config.bump.value if config.bump else None
             release = make_release(context, ws, github, unit.name, sha, bump=bump)
+        users = module_consumers(ws.config, unit.name, [*repository_tags(ws.config), release.tag])
+        if users.behind:
+            context.log.info(f"{len(users.behind)} use(s) of {unit.name} are behind {release.tag}:\n{users.text()}")
+        bumps = bump(context, ws, github, users, release.tag, sha) if ws.config.releases.bump_consumers else []
         return dg.MaterializeResult(metadata={
             "decision": "released", **release_metadata(release, sha),
+            "consumers": dg.MetadataValue.md(consumers_markdown(users)), "consumers_behind": len(users.behind),
+            "consumer_prs": dg.MetadataValue.json([b.__dict__ for b in bumps]),
             "approved_by": config.approved_by, "reason": config.reason, "head_sha": commits.head_sha,
             "reviewed_by": ", ".join(verdict.approvers),
         })
 
     return _release
+
+
+def bump(context: dg.AssetExecutionContext, ws, github, users, tag: str, sha: str) -> list:
+    """`releases.bump_consumers`: a pull request per unit behind the new release (needs GitHub)."""
+    if github is None:
+        context.log.warning("releases.bump_consumers is set, but gitops.yaml has no github: section to open them on")
+        return []
+    gateway = github.gateway(context.log.info)
+    try:
+        release = gateway.release_by_tag(tag)
+        done = bump_consumers(ws.config.root, users, tag, ws.config.unit(users.module).path, sha, gateway=gateway,
+                              base=ws.config.github.main_branch, release_url=release.html_url if release else None)
+    finally:
+        gateway.close()
+    for item in done:
+        context.log.info(f"{item.unit}: {item.note} ({item.branch})")
+    return done

@@ -10,6 +10,7 @@ import dagster as dg
 
 from gitops_pipelines.core.config import GitopsConfig
 from gitops_pipelines.core.github import reporter
+from gitops_pipelines.core.github.module_refs_check import publish_module_refs
 from gitops_pipelines.core.github.rules_check import publish_rules_check
 from gitops_pipelines.core.vocabulary import SYNTAX, Stage, pr_number
 from gitops_pipelines.defs.github_session import GitHubSession
@@ -20,8 +21,9 @@ class StageReport:
     """`report(result)` publishes a stage's result; `work_item` is the work-item check's conclusion (syntax runs it)."""
 
     def __init__(self, publish: Callable[[Any], None] | None = None,
-                 rules: Callable[[str | None], None] | None = None):
-        self._publish, self._rules = publish, rules
+                 rules: Callable[[str | None], None] | None = None,
+                 module_refs: Callable[[Any], None] | None = None):
+        self._publish, self._rules, self._module_refs = publish, rules, module_refs
         self.reported = False
         self.work_item: str | None = None
 
@@ -29,6 +31,11 @@ class StageReport:
         """Mark on the head whether this change edits the rules it is judged by (the `rules` check)."""
         if self._rules is not None:
             self._rules(diff)
+
+    def module_refs(self, result: Any) -> None:
+        """Conclude the `module_refs` check run of the head (syntax runs it)."""
+        if self._module_refs is not None:
+            self._module_refs(result)
 
     def __call__(self, result: Any) -> None:
         self.reported = True
@@ -60,7 +67,10 @@ def reporting(context: dg.AssetExecutionContext, github: GitHubResource | None, 
         owners = config.rules_owners
         safely("publish the rules check", lambda: publish_rules_check(gateway, head, diff, owners))
 
-    report = StageReport(publish, rules)
+    def module_refs(result: Any) -> None:
+        safely("publish the module_refs check", lambda: publish_module_refs(gateway, head, result))
+
+    report = StageReport(publish, rules, module_refs)
     if stage.kind == SYNTAX:
         report.work_item = safely("run the work_item check", lambda: reporter.work_item(gateway, config, change))
     try:
