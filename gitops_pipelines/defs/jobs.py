@@ -8,6 +8,7 @@ from gitops_pipelines.core.config import GitopsConfig
 from gitops_pipelines.core.vocabulary import (DRIFT, DRIFT_JOB, EPHEMERAL_TEST, MERGE_JOB, PR_CHECKS_JOB,
                                               PROD_DEPLOY_JOB, RELEASE, RELEASE_JOB, SYNTAX, Intent, deploy_stage,
                                               plan_stage)
+from gitops_pipelines.defs.drift import drift_executor
 from gitops_pipelines.defs.keys import key
 from gitops_pipelines.defs.partitions import changes
 
@@ -37,9 +38,14 @@ def job_selections(config: GitopsConfig) -> dict[str, list[dg.AssetKey]]:
 
 
 # Checks of many units and drift of many projects are independent steps: one process each runs them side by side.
-# A person waits on merge, release and prod_deploy (one chain, one step at a time): in-process saves the ~2.5 s
-# each step process costs to start (benchmarks/bench_dagster.py). Pools are enforced by both executors.
-EXECUTORS = {PR_CHECKS_JOB: dg.multiprocess_executor, DRIFT_JOB: dg.multiprocess_executor}
+# Each step process is forked from a forkserver that has imported Dagster and this code location once per run,
+# instead of a spawned interpreter importing them again (~2.5 s a step; benchmarks/bench_dagster.py).
+# A person waits on merge, release and prod_deploy (one chain, one step at a time): in-process saves even the fork.
+# Pools are enforced by both executors.
+# gitops_pipelines.definitions imports dagster and every module a step uses; building Definitions stays lazy.
+FORKSERVER = {"start_method": {"forkserver": {"preload_modules": ["gitops_pipelines.definitions"]}}}
+side_by_side = dg.multiprocess_executor.configured(FORKSERVER)
+EXECUTORS = {PR_CHECKS_JOB: side_by_side, DRIFT_JOB: side_by_side}
 
 
 def build_jobs(config: GitopsConfig) -> dict:
@@ -53,6 +59,7 @@ def build_jobs(config: GitopsConfig) -> dict:
     return {
         name: dg.define_asset_job(name, selection=dg.AssetSelection.assets(*keys), description=descriptions[name],
                                   partitions_def=None if name == DRIFT_JOB else changes,
-                                  executor_def=EXECUTORS.get(name, dg.in_process_executor))
+                                  executor_def=drift_executor(config) if name == DRIFT_JOB
+                                  else EXECUTORS.get(name, dg.in_process_executor))
         for name, keys in job_selections(config).items() if keys
     }

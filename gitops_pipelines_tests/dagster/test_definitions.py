@@ -19,6 +19,7 @@ from gitops_pipelines_dev.infra import SAMPLE
 FAKE_ENV = {
     "TF_PROVIDER_MIRROR": "/nonexistent", "TEST_AWS_ENDPOINT": "http://127.0.0.1:1",
     "PROD_AWS_ENDPOINT": "http://127.0.0.1:2", "SANDBOX_AWS_ENDPOINT": "http://127.0.0.1:3",
+    "GITOPS_GIT_CONFIG": "/nonexistent/gitconfig",
 }
 PROJECT_DEPS = {
     "syntax": set(), "ephemeral_test": set(), "test_plan": set(),
@@ -68,8 +69,8 @@ def test_assets_jobs_and_schedule_follow_design(sample_env):
     executors = {job: repo.get_job(job).executor_def.name for job in jobs}
     assert executors == {"pr_checks": "multiprocess", "drift": "multiprocess", "merge": "in_process",
                          "release": "in_process", "prod_deploy": "in_process"}
-    schedule = repo.get_schedule_def("drift_schedule")
-    assert schedule.cron_schedule == "0 6 * * *" and schedule.job_name == "drift"
+    assert {(s.name, s.cron_schedule, s.job_name) for s in repo.schedule_defs} == {
+        ("drift_test_schedule", "0 6 * * *", "drift_test"), ("drift_prod_schedule", "0 5 * * *", "drift_prod")}
 
     # The launchpad asks for exactly these fields before a release or a production deploy.
     fields = repo.get_job("prod_deploy").run_config_schema.config_type.fields["ops"].config_type.fields
@@ -124,3 +125,36 @@ def test_a_launch_that_cannot_know_its_commit_is_refused_before_anything_runs(sa
     assert "does not say which commit" in failure.user_failure_data.description
     assert "gitops/head_sha" in failure.user_failure_data.description
     assert not result.get_asset_materialization_events()
+
+
+def _pr_checks_job() -> dg.JobDefinition:
+    """Module-level, so that step processes can rebuild the job (a reconstructable job)."""
+    return build_definitions(os.environ["GITOPS_TEST_CONFIG"]).resolve_job_def("pr_checks")
+
+
+def test_pr_checks_steps_run_side_by_side_in_processes_forked_from_a_preloaded_forkserver(sample_env, tmp_path,
+                                                                                            monkeypatch):
+    """pr_checks starts each step from a forkserver that imported the code location once, not a new interpreter
+    per step; the steps still run side by side in processes of their own, and their failures come back."""
+    from multiprocessing import forkserver
+
+    from gitops_pipelines_dev.infra import make_infra_repo
+
+    repo_def = build_definitions(SAMPLE / "gitops.yaml").get_repository_def()
+    config = repo_def.get_job("pr_checks").executor_def.apply_config_mapping({}).value["config"]
+    assert config["start_method"] == {"forkserver": {"preload_modules": ["gitops_pipelines.definitions"]}}
+    repo = make_infra_repo(tmp_path / "repo")
+    monkeypatch.setenv("GITOPS_TEST_CONFIG", str(repo / "gitops.yaml"))
+    syntax = [dg.AssetKey(["storage", "syntax"]), dg.AssetKey(["bucket", "syntax"])]
+    try:
+        with dg.instance_for_test() as instance:
+            instance.add_dynamic_partitions("changes", ["pr-9"])
+            with dg.execute_job(dg.reconstructable(_pr_checks_job), instance=instance, raise_on_error=False,
+                                tags={"dagster/partition": "pr-9"}, asset_selection=syntax) as result:
+                events = result.all_events
+    finally:
+        forkserver._forkserver._stop()
+    failures = [e.step_failure_data.user_failure_data.description for e in events if e.is_step_failure]
+    assert len(failures) == 2 and all("does not say which commit" in f for f in failures)
+    pids = {e.pid for e in events if e.is_step_start}
+    assert len(pids) == 2 and os.getpid() not in pids

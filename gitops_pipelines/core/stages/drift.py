@@ -1,17 +1,25 @@
-"""drift(unit, env): has the real infrastructure moved away from the state, or the code away from both? Never applies."""
+"""drift(unit, env): has the real infrastructure moved away from the state, or the code away from both? Never applies.
+
+On drift, the normal plan (what applying main's code would do: undo the drift, and apply what is merged) is kept in
+the plan store like any plan, bound to its commit and source, so a person can review it by plan_id. Nothing in the
+promotion chain applies it: deploys apply only the plan their change recorded."""
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
 
+from gitops_pipelines.core.changes.source import source_hash
 from gitops_pipelines.core.config import CredentialSet, UnitConfig
+from gitops_pipelines.core.git import head_sha
 from gitops_pipelines.core.plan_diff import attribute_changes
+from gitops_pipelines.core.plan_store import PlanBinding
 from gitops_pipelines.core.stages.plan import init_for, stage_env
-from gitops_pipelines.core.workspace import Workspace
+from gitops_pipelines.core.workspace import LOCK_FILE, Workspace
 
 DriftStatus = Literal["no_drift", "drift", "pending_change", "locked"]
 
@@ -24,42 +32,59 @@ class DriftResult(BaseModel):
     pending: list[str]  # addresses the code would change
     changes: dict[str, list[str]] = {}  # per drifted address: the attributes changed, sensitive values masked
     detail: str = ""  # why it could not be checked (locked)
+    plan_id: str | None = None  # on drift: the stored plan that would undo it (main's code), for a person to review
 
     def summary(self) -> str:
         if self.status == "locked":
             return (f"{self.unit}/{self.environment}: not checked: another run holds the state lock (the lock is "
                     f"left alone; the next drift check tries again). {self.detail}")
+        stored = f" (plan {self.plan_id[:12]} stored for review)" if self.plan_id else ""
         if self.status == "drift":
-            return f"{self.unit}/{self.environment}: drift in {', '.join(self.drifted)}"
+            return f"{self.unit}/{self.environment}: drift in {', '.join(self.drifted)}{stored}"
         if self.status == "pending_change":
             return f"{self.unit}/{self.environment}: no drift; code not yet applied changes {', '.join(self.pending)}"
         return f"{self.unit}/{self.environment}: no drift"
 
 
 def drift(ws: Workspace, unit: UnitConfig, env_name: str, *, credentials: CredentialSet = "plan") -> DriftResult:
-    """A refresh-only plan finds drift; a normal plan finds code that was merged but not applied.
+    """One normal plan answers both: its `resource_drift` is what changed outside Terraform (found while it
+    refreshes, whether or not the code would undo it), its other changes are code merged but not applied.
 
-    Both are plans that are never applied, so they run with the environment's plan_credentials when it names some."""
+    A plan that is never applied, so it runs with the environment's plan_credentials when it names some."""
     env = ws.project_environment(unit, env_name)
     unit_dir = ws.unit_dir(unit)
     run_env = stage_env(ws, unit, env, credentials)
     data_dir = init_for(ws, unit, env, unit_dir, run_env=run_env)
     with tempfile.TemporaryDirectory(prefix="gitops-drift-") as tmp, ws.var_files(unit_dir, env) as var_files:
-        refresh = Path(tmp) / "refresh.tfplan"
-        drifted: list[str] = []
-        changes: dict[str, list[str]] = {}
-        if ws.runner.plan(unit_dir, refresh, data_dir=data_dir, env=run_env, var_files=var_files,
-                          lock_timeout=ws.config.terraform.lock_timeout, refresh_only=True):
-            report = ws.runner.show_json(unit_dir, refresh, data_dir=data_dir, env=run_env)
-            drifted = sorted({d["address"] for d in report.get("resource_drift") or []})
-            changes = {d["address"]: attribute_changes(d.get("change") or {}) for d in report.get("resource_drift") or []}
-        normal = Path(tmp) / "normal.tfplan"
-        pending: list[str] = []
-        if ws.runner.plan(unit_dir, normal, data_dir=data_dir, env=run_env, var_files=var_files,
-                          lock_timeout=ws.config.terraform.lock_timeout):
-            report = ws.runner.show_json(unit_dir, normal, data_dir=data_dir, env=run_env)
-            pending = sorted(rc["address"] for rc in report.get("resource_changes") or []
-                             if set(rc["change"]["actions"]) - {"no-op", "read"} and rc["address"] not in drifted)
+        planfile = Path(tmp) / "drift.tfplan"
+        ws.runner.plan(unit_dir, planfile, data_dir=data_dir, env=run_env, var_files=var_files,
+                       lock_timeout=ws.config.terraform.lock_timeout)
+        # the exit code does not tell drift the code agrees with (only the state would change): read the JSON
+        report = ws.runner.show_json(unit_dir, planfile, data_dir=data_dir, env=run_env)
+        found = report.get("resource_drift") or []
+        drifted = sorted({d["address"] for d in found})
+        changes = {d["address"]: attribute_changes(d.get("change") or {}) for d in found}
+        pending = sorted(rc["address"] for rc in report.get("resource_changes") or []
+                         if set(rc["change"]["actions"]) - {"no-op", "read"} and rc["address"] not in drifted)
+        # code merged but not applied is the promotion chain's to plan; a drift's remediation is kept for review
+        plan_id = _store(ws, unit, env.name, planfile, report, data_dir, run_env) if drifted else None
     status: DriftStatus = "drift" if drifted else ("pending_change" if pending else "no_drift")
     return DriftResult(unit=unit.name, environment=env.name, status=status, drifted=drifted, pending=pending,
-                       changes=changes)
+                       changes=changes, plan_id=plan_id)
+
+
+def _store(ws: Workspace, unit: UnitConfig, environment: str, planfile: Path, plan_json: dict, data_dir: Path,
+           run_env: dict[str, str]) -> str:
+    """The drift's normal plan in the plan store, bound like a plan after the merge (no change: change=None)."""
+    unit_dir = ws.unit_dir(unit)
+    text = ws.runner.show_text(unit_dir, planfile, data_dir=data_dir, env=run_env)
+    lock_path = unit_dir / LOCK_FILE
+    lock_file = lock_path.read_bytes() if lock_path.is_file() else None
+    commit = head_sha(unit_dir)
+    binding = PlanBinding(
+        unit=unit.name, environment=environment, change=None, head_sha=commit, commit=commit,
+        terraform_version=ws.runner.version(),
+        lock_hash=hashlib.sha256(lock_file).hexdigest() if lock_file is not None else None,
+        source_hash=source_hash(ws.config, unit, ws.config.root, lock_file=lock_file))
+    record = ws.store.save(planfile.read_bytes(), plan_json, ws.runner.redactor(text), binding, lock_file=lock_file)
+    return record.plan_id

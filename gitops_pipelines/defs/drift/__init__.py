@@ -1,13 +1,17 @@
-"""Drift: every project's environments planned on a schedule, reported as asset checks, never applied."""
+"""Drift: every project's environments planned on a schedule per environment, reported as asset checks, never
+applied. The `drift` job (every environment) is built with the other jobs; the per-environment ones here."""
 
 import dagster as dg
 
 from gitops_pipelines.core.config import GitopsConfig
-from gitops_pipelines.core.vocabulary import DRIFT_JOB
-from gitops_pipelines.defs.drift.assets import drift_asset, drift_schedule
+from gitops_pipelines.defs.drift.assets import drift_asset
+from gitops_pipelines.defs.drift.schedules import drift_executor, drift_schedules
+
+__all__ = ["build_defs", "drift_executor"]
 
 
-def build_defs(config: GitopsConfig, jobs: dict) -> dg.Definitions:
+def build_defs(config: GitopsConfig, jobs: dict | None = None) -> dg.Definitions:
+    """The drift assets, and a job and schedule per environment (`jobs`, the shared ones, need nothing here)."""
     assets = [drift_asset(config, unit) for unit in config.units if unit.is_project]
-    schedules = [drift_schedule(config, jobs[DRIFT_JOB])] if DRIFT_JOB in jobs else []
-    return dg.Definitions(assets=assets, schedules=schedules)
+    env_jobs, schedules = drift_schedules(config)
+    return dg.Definitions(assets=assets, jobs=env_jobs, schedules=schedules)

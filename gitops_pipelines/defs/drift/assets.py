@@ -1,5 +1,5 @@
-"""Drift: every environment of a project planned on a schedule; reported as asset checks and as one GitHub issue
-per unit and environment while it lasts, never applied."""
+"""Drift: every environment of a project planned on that environment's schedule; reported as asset checks and
+as one GitHub issue per unit and environment while it lasts, never applied."""
 
 
 import dagster as dg
@@ -21,33 +21,51 @@ def drift_check_name(environment: str) -> str:
 
 
 def drift_asset(config: GitopsConfig, unit: UnitConfig) -> dg.AssetsDefinition:
+    """`[unit, drift]` with one check per environment; a run that selects some checks (a per-environment drift
+    schedule) plans only those environments, so the asset can be subset."""
     asset_key = key(unit.name, DRIFT)
     envs = [env.name for env in config.unit_environments(unit)]
 
-    @dg.asset(key=asset_key, group_name=unit.name, kinds={"terraform"},
-              description=f"whether {unit.name}'s real infrastructure still matches its state, per environment",
-              check_specs=[dg.AssetCheckSpec(drift_check_name(env), asset=asset_key,
-                                             description=f"fails when {env} was changed outside Terraform")
-                           for env in envs])
-    def _drift(context: dg.AssetExecutionContext, gitops: GitopsResource,
-               github: OptionalGitHub) -> dg.MaterializeResult:
+    @dg.multi_asset(
+        name=f"{unit.name}__{DRIFT}", can_subset=True,
+        specs=[dg.AssetSpec(asset_key, group_name=unit.name, kinds={"terraform"},
+                            description=f"whether {unit.name}'s real infrastructure still matches its state, "
+                                        "per environment")],
+        check_specs=[dg.AssetCheckSpec(drift_check_name(env), asset=asset_key,
+                                       description=f"fails when {env} was changed outside Terraform")
+                     for env in envs])
+    def _drift(context: dg.AssetExecutionContext, gitops: GitopsResource, github: OptionalGitHub):
+        selected = {check.name for check in context.selected_asset_check_keys}
+        chosen = [env for env in envs if drift_check_name(env) in selected] or envs
         with refusals():
             ws = gitops.workspace(context.log.info, gitops.main_commit())
-            results = promotion.drift_all(ws, ws.config.unit(unit.name))
+            # one environment after another: the executor bounds the drift plans at once (drift.parallelism)
+            results = promotion.drift_all(ws, ws.config.unit(unit.name), chosen, parallelism=1)
         for result in results:
             (context.log.info if result.status in ("no_drift", "pending_change") else context.log.warning)(
                 result.summary())
         issues = _tell_github(context, github, ws, results)
-        return dg.MaterializeResult(
-            metadata={**{r.environment: r.status for r in results}, **issues},
-            check_results=[dg.AssetCheckResult(
-                check_name=drift_check_name(r.environment), passed=r.status not in ("drift", "locked"),
-                severity=dg.AssetCheckSeverity.WARN if r.status == "locked" else dg.AssetCheckSeverity.ERROR,
-                description=r.summary(),
-                metadata={"status": r.status, "drifted": r.drifted, "pending": r.pending,
-                          "changes": dg.MetadataValue.json(r.changes)}) for r in results])
+        checks = [_check_result(r) for r in results if drift_check_name(r.environment) in selected]
+        if asset_key not in context.selected_asset_keys:
+            yield from checks
+            return
+        plans = {f"{r.environment}_plan_id": r.plan_id for r in results if r.plan_id}
+        yield dg.MaterializeResult(asset_key=asset_key, check_results=checks,
+                                   metadata={**{r.environment: r.status for r in results}, **plans, **issues})
 
     return _drift
+
+
+def _check_result(result) -> dg.AssetCheckResult:
+    """One environment's verdict; a locked state is a warning (not checked), drift an error."""
+    metadata = {"status": result.status, "drifted": result.drifted, "pending": result.pending,
+                "changes": dg.MetadataValue.json(result.changes)}
+    if result.plan_id:  # what applying main's code would do, stored for review; applied only if a person chooses
+        metadata["plan_id"] = result.plan_id
+    return dg.AssetCheckResult(
+        check_name=drift_check_name(result.environment), passed=result.status not in ("drift", "locked"),
+        severity=dg.AssetCheckSeverity.WARN if result.status == "locked" else dg.AssetCheckSeverity.ERROR,
+        description=result.summary(), metadata=metadata)
 
 
 def _tell_github(context: dg.AssetExecutionContext, github, ws, results) -> dict[str, str]:
@@ -68,10 +86,3 @@ def _tell_github(context: dg.AssetExecutionContext, github, ws, results) -> dict
         if issue.number is not None:
             told[f"{result.environment}_issue"] = f"#{issue.number} {issue.action}"
     return told
-
-
-def drift_schedule(config: GitopsConfig, job) -> dg.ScheduleDefinition:
-    """Runs the drift job on gitops.yaml's drift.cron."""
-    return dg.ScheduleDefinition(name="drift_schedule", job=job, cron_schedule=config.drift.cron,
-                                 default_status=dg.DefaultScheduleStatus.RUNNING,
-                                 description="plan every environment of every project; report drift, never apply")
