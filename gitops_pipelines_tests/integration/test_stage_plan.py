@@ -102,3 +102,26 @@ def test_a_module_cannot_be_planned_for_an_environment(planned):
     ws, _, _, _ = planned
     with pytest.raises(ConfigError, match="a module is never deployed"):
         stages.plan(ws, ws.config.unit("bucket"), "test")
+
+
+def test_the_stored_text_is_what_terraform_show_prints_of_the_stored_plan(planned, infra_root, tmp_path):
+    """The text is cut from what `plan` printed (no third provider start); it is the very text `show` renders."""
+    ws, result, lines, _ = planned
+    assert not [line for line in lines if line.startswith("$ terraform show") and "-json" not in line]
+    stored = ws.store.get(result.plan_id)
+    planfile = tmp_path / "stored.tfplan"
+    planfile.write_bytes(stored.plan_bytes())
+    unit, env = ws.config.unit("storage"), ws.config.environment("test")
+    shown = ws.runner.show_text(ws.unit_dir(unit), planfile, data_dir=ws.data_dir(unit, "test"),
+                                env=env.process_env(credentials="plan"))
+    assert stored.text() == ws.runner.redactor(shown) and result.text == stored.text()
+
+
+def test_a_second_plan_of_the_same_code_does_not_repeat_init(planned):
+    ws, first, _, _ = planned
+    lines: list[str] = []
+    again = Workspace(ws.config, log=lines.append, _store=ws.store)
+    result = stages.plan(again, again.config.unit("storage"), "test", "pr-7", base_sha=BASE_SHA)
+    assert not [line for line in lines if line.startswith("$ terraform init")]
+    assert any("terraform init not repeated" in line for line in lines)
+    assert result.record.summary == first.record.summary and result.text == first.text

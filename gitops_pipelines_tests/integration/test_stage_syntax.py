@@ -86,3 +86,25 @@ def test_unformatted_code_lists_file_and_diff_and_cli_exits_1(repo_copy):
     assert report["unformatted"] == ["extra.tf"]
     assert "extra.tf" in report["fmt_diff"] and '+  type    = string' in report["fmt_diff"]
     assert report["diagnostics"] == []  # the code is valid, only its layout is wrong
+
+
+def test_init_is_not_repeated_for_the_same_code_but_is_after_a_change_or_a_new_lock_file(repo_copy):
+    """One `init -backend=false` per unit and source: a re-run of the same commit reuses the data folder; other
+    code or another provider selection in the lock file initialises again."""
+    ws = _workspace(repo_copy)
+    unit = ws.config.unit("storage")
+
+    def inits() -> int:
+        ws.log_lines.clear()
+        assert stages.syntax(ws, unit).passed, ws.log_lines
+        return len([line for line in ws.log_lines if line.startswith("$ terraform init")])
+
+    assert inits() == 1
+    assert inits() == 0
+    lock = repo_copy / unit.path / ".terraform.lock.hcl"
+    (repo_copy / unit.path / "extra.tf").write_text('locals {\n  extra = "x"\n}\n')
+    assert inits() == 1, "new code: init again"
+    assert inits() == 0
+    text = lock.read_text()
+    lock.write_text(text.replace("hashes = [", 'hashes = [\n    "h1:bm90LWEtcmVhbC1oYXNoLWJ1dC1hbm90aGVyLW9uZQ==",', 1))
+    assert inits() == 1, "another lock file: init again"

@@ -127,3 +127,71 @@ def test_the_whole_diagnostic_is_kept_for_the_check_run_not_only_its_first_line(
     assert blocks.startswith("╷\n│ Error: Invalid function argument") and "\x1b" not in blocks
     assert 'no file exists at "x"' in blocks and "Planning failed" not in blocks
     assert error_blocks("Success! The configuration is valid.\n") == ""
+
+
+_RENDERED = """
+variable "secret" {
+  type      = string
+  default   = "s3cr3t"
+  sensitive = true
+}
+
+resource "terraform_data" "kept" {
+  input = { name = "kept", secret = var.secret }
+}
+
+resource "terraform_data" "moved" {
+  input = "%(value)s"
+}
+
+output "secret" {
+  value     = terraform_data.kept.output
+  sensitive = true
+}
+%(extra)s
+"""
+_FAILING_CHECK = """
+check "moved_is_z" {
+  assert {
+    condition     = terraform_data.moved.input == "z"
+    error_message = "moved is not z"
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("step", ["create", "update with a warning after it", "no changes", "outputs only"])
+def test_the_plan_text_cut_from_plan_output_is_what_terraform_show_prints(tmp_path, step):
+    """The rendered plan kept with a stored plan is taken from `plan`'s own output; it must be byte for byte what
+    `terraform show <planfile>` prints, whatever came before it (refresh lines) or after it (warnings)."""
+    folder = _project(tmp_path, "")
+    runner = TerraformRunner(log=lambda line: None)
+    data_dir = tmp_path / "data"
+    states = {"create": [], "update with a warning after it": [("x", "")],
+              "no changes": [("x", "")], "outputs only": [("x", "")]}
+    final = {"create": ("x", ""), "update with a warning after it": ("y", _FAILING_CHECK),
+             "no changes": ("x", ""), "outputs only": ("x", 'output "plain" {\n  value = "new"\n}\n')}
+    steps = [*states[step], final[step]]
+    for i, (value, extra) in enumerate(steps):
+        (folder / "main.tf").write_text(_RENDERED % {"value": value, "extra": extra})
+        runner.init(folder, data_dir=data_dir)
+        planfile = tmp_path / "plan.tfplan"
+        made = runner.make_plan(folder, planfile, data_dir=data_dir)
+        shown = runner.show_text(folder, planfile, data_dir=data_dir)
+        assert made.text == shown
+        if i < len(steps) - 1:  # the state the last plan starts from
+            runner.apply_plan(folder, planfile, data_dir=data_dir)
+    assert "s3cr3t" not in made.text and ("(sensitive value)" in made.text) == (step == "create")
+    assert made.changed == (step != "no changes")
+    plan_json, text = runner.show_both(folder, planfile, data_dir=data_dir)
+    assert text == made.text and plan_json["format_version"]
+
+
+def test_plan_output_of_an_unknown_shape_gives_no_text_so_the_stage_runs_show():
+    from gitops_pipelines.core.terraform import rendered_plan
+
+    assert rendered_plan("") is None
+    assert rendered_plan("x: Refreshing state... [id=1]\n\nWarning: something first\n\nPlan: 1 to add\n") is None
+    assert rendered_plan("\nTerraform used the selected providers to generate\n  a half-printed plan\n") is None
+    assert rendered_plan("a: Reading...\n\nNo changes. Your infrastructure matches the configuration.\n") == (
+        "\nNo changes. Your infrastructure matches the configuration.\n")

@@ -44,7 +44,7 @@ def check_policy(ws: Workspace, plan_json: dict, environment: str) -> PolicyRepo
     settings = ws.config.policy
     rego_dir = (ws.config.policy_root / settings.rego_dir) if settings.rego_dir else None
     return evaluate(plan_json, environment, allow=set(settings.allow), rego_dir=rego_dir,
-                    namespaces=settings.namespaces, waivers=settings.waivers)
+                    namespaces=settings.namespaces, waivers=settings.waivers, required_tags=settings.required_tags)
 
 
 def stage_env(ws: Workspace, unit: UnitConfig, env: EnvironmentConfig, credentials: CredentialSet) -> dict[str, str]:
@@ -57,20 +57,27 @@ def stage_env(ws: Workspace, unit: UnitConfig, env: EnvironmentConfig, credentia
 
 
 def init_for(ws: Workspace, unit: UnitConfig, env: EnvironmentConfig, unit_dir: Path | None = None, *,
-             run_env: Mapping[str, str] | None = None) -> Path:
+             run_env: Mapping[str, str] | None = None, reuse: bool = False) -> Path:
     """Initialise the unit against the environment's backend in its own data folder; returns that folder.
 
-    run_env: what the stage's Terraform processes get (default: the deploy credentials)."""
+    run_env: what the stage's Terraform processes get (default: the deploy credentials). reuse: skip `init` when
+    the folder is already initialised for the same source, lock file and backend (Workspace.init)."""
     data_dir = ws.data_dir(unit, env.name)
-    ws.runner.init(unit_dir or ws.unit_dir(unit), data_dir=data_dir, backend_config=ws.backend_config(unit, env),
+    unit_dir = unit_dir or ws.unit_dir(unit)
+    options = dict(data_dir=data_dir, backend_config=ws.backend_config(unit, env),
                    env=env.process_env() if run_env is None else run_env)
+    if reuse:
+        ws.init(unit, unit_dir, **options)
+    else:
+        ws.runner.init(unit_dir, **options)
     return data_dir
 
 
 def plan(ws: Workspace, unit: UnitConfig, env_name: str, change: str | None = None, *,
          head_sha: str | None = None, base_sha: str | None = None,
          credentials: CredentialSet = "plan") -> PlanResult:
-    """init, `plan -out -detailed-exitcode -lock-timeout`, `show -json`, rendered text; stored by content hash.
+    """init (skipped when this data folder is initialised for the same code), `plan -out -detailed-exitcode`,
+    `show -json`; the rendered text is cut from plan's output; stored by content hash.
 
     credentials: `plan` (the default) runs Terraform with the environment's plan_credentials (its deploy ones when
     it names none); that is what a plan made at PR time, on code not merged yet, must use. `deploy` is for a
@@ -79,15 +86,18 @@ def plan(ws: Workspace, unit: UnitConfig, env_name: str, change: str | None = No
     env = ws.project_environment(unit, env_name)
     unit_dir = ws.unit_dir(unit)
     process_env = stage_env(ws, unit, env, credentials)
-    data_dir = init_for(ws, unit, env, unit_dir, run_env=process_env)
+    data_dir = init_for(ws, unit, env, unit_dir, run_env=process_env, reuse=True)
     with tempfile.TemporaryDirectory(prefix="gitops-plan-") as tmp, ws.var_files(unit_dir, env) as var_files:
         planfile = Path(tmp) / "plan.tfplan"
         # a plan with plan-only (read-only) credentials cannot write the state lock, and any number of pull
         # requests plan the same state at once: it reads without the lock (the apply checks it is not stale)
-        ws.runner.plan(unit_dir, planfile, data_dir=data_dir, env=process_env, var_files=var_files,
-                       lock_timeout=ws.config.terraform.lock_timeout, lock=credentials == "deploy")
-        plan_json = ws.runner.show_json(unit_dir, planfile, data_dir=data_dir, env=process_env)
-        text = ws.runner.show_text(unit_dir, planfile, data_dir=data_dir, env=process_env)
+        made = ws.runner.make_plan(unit_dir, planfile, data_dir=data_dir, env=process_env, var_files=var_files,
+                                   lock_timeout=ws.config.terraform.lock_timeout, lock=credentials == "deploy")
+        # the rendered text is what `plan` printed (the very text `show` renders): no third provider start
+        if made.text is not None:
+            plan_json, text = ws.runner.show_json(unit_dir, planfile, data_dir=data_dir, env=process_env), made.text
+        else:
+            plan_json, text = ws.runner.show_both(unit_dir, planfile, data_dir=data_dir, env=process_env)
         # as `init` left it (written by it when the repository commits none): sealed with the plan, so the
         # apply, on whatever checkout it runs, uses the very providers this plan was made with
         lock_file = _read(unit_dir / LOCK_FILE)

@@ -57,7 +57,7 @@ def syntax(ws: Workspace, unit: UnitConfig) -> SyntaxResult:
     unformatted = [line.strip() for line in fmt.stdout.splitlines() if _FMT_FILE.match(line.strip())]
     init_error = ""
     try:
-        ws.runner.init(unit_dir, data_dir=data_dir, backend=False)
+        ws.init(unit, unit_dir, data_dir, backend=False)  # not repeated on a re-run of the same code
     except StageFailed as exc:  # validate still reports parse errors with file and line
         init_error = str(exc)
     report = ws.runner.validate_json(unit_dir, data_dir=data_dir)
