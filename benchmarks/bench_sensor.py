@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/bench_sensor.py [--pulls 500] [--repeat 5]
 
 Targets (issue 4): nothing changed <= 1 s and <= 1 counted request; one pull request changed <= 2 s and <= 5.
+Issue 12: the first tick on a fresh cursor is bounded (the poll's page plus the backlog's BACKLOG_REQUESTS); the
+pull requests already open are looked at over the following ticks, and the figures say how many and at what cost.
 The tick is the real `github_pull_requests` sensor evaluated on a real DagsterInstance (build_sensor_context), the
 GitHub client built with no PyGithub throttle (seconds_between_requests=0), as in the tests.
 """
@@ -10,6 +12,7 @@ GitHub client built with no PyGithub throttle (seconds_between_requests=0), as i
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -24,6 +27,7 @@ sys.path.insert(0, str(CHECKOUT))
 import dagster as dg  # noqa: E402
 
 from gitops_pipelines.core.config import load_config  # noqa: E402
+from gitops_pipelines.core.triggers import BACKLOG_REQUESTS  # noqa: E402
 from gitops_pipelines.defs.github.sensors import POLL_SENSOR, build_sensors  # noqa: E402
 from gitops_pipelines.resources.github import GitHubResource  # noqa: E402
 from gitops_pipelines_dev.contract import ENV_VAR, GitHubContract  # noqa: E402
@@ -32,7 +36,8 @@ from gitops_pipelines_dev.infra import SAMPLE  # noqa: E402
 
 REPO = "acme/infra"
 FAKE_ENV = {"TF_PROVIDER_MIRROR": "/nonexistent", "TEST_AWS_ENDPOINT": "http://127.0.0.1:1",
-            "PROD_AWS_ENDPOINT": "http://127.0.0.1:2", "SANDBOX_AWS_ENDPOINT": "http://127.0.0.1:3"}
+            "PROD_AWS_ENDPOINT": "http://127.0.0.1:2", "SANDBOX_AWS_ENDPOINT": "http://127.0.0.1:3",
+            "GITOPS_GIT_CONFIG": "/nonexistent/gitconfig"}
 
 
 def setup(emu: Emulator, root: Path, pulls: int) -> Path:
@@ -89,11 +94,20 @@ def main() -> None:
                     inst.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
             return elapsed, emu.counted_requests - before, runs
 
-        elapsed, counted, runs = tick()
-        print(f"first tick (bootstrap, every PR new): {elapsed:.2f}s, {counted} counted requests, {runs} runs")
+        first = tick()
+        print(f"first tick (fresh cursor, every PR new): {first[0]:.2f}s, {first[1]} counted requests, "
+              f"{first[2]} runs [target <= {BACKLOG_REQUESTS + 2} counted]")
+        backlog = [first]
+        while json.loads(cursor[0] or "{}").get("backlog") and len(backlog) < 10 * args.pulls:
+            backlog.append(tick())
+        print(f"backlog: {len(backlog)} ticks (the first included) until every open PR was looked at: "
+              f"{sum(b[0] for b in backlog):.2f}s and {sum(b[1] for b in backlog)} counted requests in all, "
+              f"at most {max(b[0] for b in backlog):.2f}s and {max(b[1] for b in backlog)} per tick, "
+              f"{sum(b[2] for b in backlog)} runs")
         time.sleep(6)  # past the updated_at recheck window of the freshly created PRs
         elapsed, counted, runs = tick()
-        print(f"second tick (recheck of PRs updated during the first): {elapsed:.2f}s, {counted} counted")
+        print(f"next tick (recheck of PRs updated just before they were looked at): {elapsed:.2f}s, "
+              f"{counted} counted")
 
         unchanged = [tick() for _ in range(args.repeat)]
         changed = []

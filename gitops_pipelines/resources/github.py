@@ -12,9 +12,11 @@ from pydantic import Field
 
 from gitops_pipelines.core.config import GitHubSettings
 from gitops_pipelines.core.github import GitHubGateway
+from gitops_pipelines.core.github.transport import RetryPolicy
 from gitops_pipelines.core.github.webhook_store import WebhookStore
 
 WEBHOOK_DB_ENV = "GITOPS_WEBHOOK_DB"
+SENSOR_RETRIES = RetryPolicy(attempts=3, backoff=1.0, max_backoff=4.0, max_rate_wait=10.0)
 DAGSTER_URL_ENV = "GITOPS_DAGSTER_URL"
 
 
@@ -45,9 +47,12 @@ class GitHubResource(dg.ConfigurableResource):
         """The run's page in the Dagster UI, when the webserver's address is known."""
         return f"{self.dagster_url.rstrip('/')}/runs/{run_id}" if self.dagster_url else None
 
-    def gateway(self, log: Callable[[str], None] | None = None) -> GitHubGateway:
+    def gateway(self, log: Callable[[str], None] | None = None, *, within_tick: bool = False) -> GitHubGateway:
+        """within_tick: for a sensor, whose tick Dagster cancels after 60 s: few retries and no long rate-limit
+        wait, so a limit fails the tick at once with its reset time and the next tick tries again."""
         return GitHubGateway(self.repository, token=self.token, base_url=self.api_url,
                              log=log or logging.getLogger(__name__).debug,
+                             retries=SENSOR_RETRIES if within_tick else None,
                              seconds_between_requests=self.seconds_between_requests,
                              seconds_between_writes=self.seconds_between_writes)
 

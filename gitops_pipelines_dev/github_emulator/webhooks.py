@@ -1,6 +1,7 @@
 """Webhook deliveries: every event is recorded, signed like GitHub's, and POSTed to each hook in order.
 
-Deliveries run on one background thread so a receiver that calls back into the emulator cannot deadlock it.
+Deliveries run on one background thread so a receiver that calls back into the emulator cannot deadlock it. Like
+GitHub, a delivery a hook did not accept is not retried on its own: `redeliver` is GitHub's "Redeliver" button.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import queue
 import threading
 import urllib.parse
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -38,7 +40,8 @@ class WebhookDispatcher:
         self.hooks: list[tuple[str, str]] = []
         self.deliveries: list[Delivery] = []
         self.timeout = timeout
-        self._queue: queue.Queue[Delivery | None] = queue.Queue()
+        # a Delivery for every hook, (Delivery, urls or None) for a redelivery, an Event for wait(), None to stop
+        self._queue: queue.Queue[Delivery | tuple[Delivery, frozenset[str] | None] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
 
     def add(self, url: str, secret: str) -> None:
@@ -53,6 +56,21 @@ class WebhookDispatcher:
         if self.hooks:
             self._queue.put(delivery)
         return delivery
+
+    def redeliver(self, delivery: Delivery, urls: Iterable[str] | None = None) -> None:
+        """POST delivery again, with the same X-GitHub-Delivery id, to the hooks at urls (default: every hook)."""
+        self._queue.put((delivery, frozenset(urls) if urls is not None else None))
+
+    def redeliver_failed(self) -> list[Delivery]:
+        """Redeliver each delivery to every hook that did not answer it with a 2xx; returns those redelivered.
+        Call it after `wait()`: a delivery still queued has no answer yet."""
+        failed = []
+        for delivery in list(self.deliveries):
+            urls = [url for url, answer in list(delivery.responses.items()) if not _accepted(answer)]
+            if urls:
+                self.redeliver(delivery, urls)
+                failed.append(delivery)
+        return failed
 
     def events(self, event: str | None = None, action: str | None = None) -> list[Delivery]:
         return [d for d in self.deliveries if (event is None or d.event == event) and (action is None or d.action == action)]
@@ -78,8 +96,10 @@ class WebhookDispatcher:
             if isinstance(item, threading.Event):
                 item.set()
                 continue
+            delivery, only = item if isinstance(item, tuple) else (item, None)
             for index, (url, secret) in enumerate(list(self.hooks), start=1):
-                item.responses[url] = self._post(index, url, secret, item)
+                if only is None or url in only:
+                    delivery.responses[url] = self._post(index, url, secret, delivery)
 
     def _post(self, hook_id: int, url: str, secret: str, delivery: Delivery) -> int | str:
         body = json.dumps(delivery.payload).encode()
@@ -97,3 +117,8 @@ class WebhookDispatcher:
             return f"{type(exc).__name__}: {exc}"
         finally:
             connection.close()
+
+
+def _accepted(answer: int | str) -> bool:
+    """A hook's answer GitHub counts as delivered: a 2xx status (an error text means it could not be reached)."""
+    return isinstance(answer, int) and 200 <= answer < 300

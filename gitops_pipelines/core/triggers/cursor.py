@@ -1,6 +1,6 @@
 """The sensor cursor: a small JSON document that remembers, per open pull request, the head already checked, the
-units it touches and the review verdicts already recorded, the merges waiting for their head's checks, plus the
-poll's ETags and the last webhook delivery."""
+units it touches and the review verdicts already recorded, the merges waiting for their head's checks, the poll's
+ETags, how far the first look at the pull requests already open has got, and the last webhook delivery."""
 
 from __future__ import annotations
 
@@ -63,16 +63,41 @@ class PendingMerge:
 
 
 @dataclass
+class Backlog:
+    """How far the poll sensor got through the pull requests already open at its first tick, read oldest first a few
+    per tick (core/triggers/backlog.py). Those that move meanwhile are the incremental poll's."""
+
+    started: str  # the poll's watermark at the first tick: a merge after it of one not looked at yet still runs
+    after: int = 0  # every open pull request numbered up to this one was looked at
+    position: int = 0  # how many open pull requests were numbered up to `after` when last read: where to read next
+    done: bool = False  # the last page was looked at; kept one more tick for a merge made while it was read
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"started": self.started, "after": self.after, "position": self.position}
+        if self.done:
+            out["done"] = True
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Backlog":
+        return cls(data["started"], int(data.get("after") or 0), int(data.get("position") or 0),
+                   bool(data.get("done")))
+
+
+@dataclass
 class TriggerCursor:
     """The sensor cursor: `{"v": 1, "delivery": <last webhook row id>, "etags": {<poll url>: <etag>},
     "since": <newest updated_at polled>, "pulls": {"<n>": {"head", "base", "units", "updated", "verdicts", ...}},
-    "pending": [{"pr", "head", "merge", "unit", "kind", "since"}, ...]}`."""
+    "pending": [{"pr", "head", "merge", "unit", "kind", "since"}, ...],
+    "backlog": {"started", "after", "position", "done"}}`."""
 
     pulls: dict[int, PullMemory] = field(default_factory=dict)
     delivery: int = 0
     etags: dict[str, str] = field(default_factory=dict)
     since: str | None = None  # newest updated_at seen by the incremental poll
     pending_merges: list[PendingMerge] = field(default_factory=list)  # oldest first
+    backlog: Backlog | None = None  # pull requests open at the first tick not all looked at yet
+    polled_at: float | None = None  # the webhook sensor's last fallback poll (epoch seconds)
 
     def to_json(self) -> str:
         data: dict[str, Any] = {"v": CURSOR_VERSION, "delivery": self.delivery,
@@ -83,6 +108,10 @@ class TriggerCursor:
             data["since"] = self.since
         if self.pending_merges:
             data["pending"] = [p.to_json() for p in self.pending_merges]
+        if self.backlog:
+            data["backlog"] = self.backlog.to_json()
+        if self.polled_at:
+            data["polled_at"] = self.polled_at
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @classmethod
@@ -96,7 +125,9 @@ class TriggerCursor:
         return cls(pulls={int(n): PullMemory.from_json(m) for n, m in (data.get("pulls") or {}).items()},
                    delivery=int(data.get("delivery") or 0), etags=dict(data.get("etags") or {}),
                    since=data.get("since"),
-                   pending_merges=[PendingMerge.from_json(p) for p in data.get("pending") or []])
+                   pending_merges=[PendingMerge.from_json(p) for p in data.get("pending") or []],
+                   backlog=Backlog.from_json(data["backlog"]) if data.get("backlog") else None,
+                   polled_at=data.get("polled_at"))
 
     def copy(self) -> "TriggerCursor":
         return TriggerCursor.from_json(self.to_json())

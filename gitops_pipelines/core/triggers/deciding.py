@@ -9,7 +9,7 @@ sensor that restarts from an older cursor asks for the same runs again, which Da
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
@@ -77,6 +77,17 @@ class _Decider:
                                for name, kind in units.items()]
         return mem
 
+    def look(self, pull: PullRequest, now: datetime) -> None:
+        """An open pull request from a list: its units when its head is new, its reviews when it moved. One that
+        touches no unit needs no reviews: they would record nothing."""
+        before = self.cursor.pulls.get(pull.number)
+        moved = before is None or before.updated != pull.updated_at or before.recheck
+        mem = self.head(pull.number, pull.head_sha, pull.base_sha, base_ref=pull.base_ref, fork=pull.fork)
+        if moved and mem.units:
+            self.verdicts(pull.number, mem, self.github.reviews(pull.number))
+        mem.updated = pull.updated_at
+        mem.recheck = bool(mem.units) and _recent(pull.updated_at, now)
+
     def verdicts(self, number: int, mem: PullMemory, reviews: Iterable[Review]) -> None:
         """Record each reviewer's approving verdict once; it approves only if it is for the head commit."""
         reviews = list(reviews)
@@ -116,27 +127,26 @@ class _Decider:
 
 def decide_poll(cursor: TriggerCursor, pulls: Iterable[PullRequest], github: GitHubReads,
                 affected: AffectedUnits, *, complete: bool = True, now: datetime | None = None,
-                main_branch: str = MAIN_BRANCH) -> tuple[list[Decision], TriggerCursor]:
+                main_branch: str = MAIN_BRANCH,
+                merged_at: Mapping[int, str] | None = None) -> tuple[list[Decision], TriggerCursor]:
     """Compare polled pull requests with the cursor. `complete`: `pulls` are all the open ones, so a remembered
     one that is missing was closed (one read tells merged or not); otherwise `pulls` are those that moved, open or
     closed. GitHub is asked only about what moved: files of a new head, reviews when updated_at changed.
-    Only a merge into `main_branch` runs anything after the merge."""
+    Only a merge into `main_branch` runs anything after the merge. `merged_at` (number -> when merged): a pull
+    request open at the first tick but merged before the backlog reached it gets its checks, then its merge."""
     now = now or datetime.now(timezone.utc)
     d = _Decider(cursor, github, affected, main_branch)
     seen: set[int] = set()
     for pull in pulls:
         seen.add(pull.number)
         if pull.state != "open":
+            if pull.number not in d.cursor.pulls and _merged_before_looked_at(d.cursor, pull, merged_at, main_branch):
+                d.head(pull.number, pull.head_sha, pull.base_sha, base_ref=pull.base_ref, fork=pull.fork)
             if pull.number in d.cursor.pulls:
                 d.closed(pull.number, pull.merged, pull.merge_commit_sha, pull.head_sha, pull.base_ref)
             continue
-        before = d.cursor.pulls.get(pull.number)
-        moved = before is None or before.updated != pull.updated_at or before.recheck
-        mem = d.head(pull.number, pull.head_sha, pull.base_sha, base_ref=pull.base_ref, fork=pull.fork)
-        if moved:
-            d.verdicts(pull.number, mem, github.reviews(pull.number))
-        mem.updated = pull.updated_at
-        mem.recheck = _recent(pull.updated_at, now)
+        if not _left_to_backlog(d.cursor, pull):
+            d.look(pull, now)
     for number, mem in sorted(d.cursor.pulls.items()):
         if number not in seen and mem.recheck:  # updated right at the last poll: a same-second review is invisible
             d.verdicts(number, mem, github.reviews(number))
@@ -173,6 +183,25 @@ def decide_events(cursor: TriggerCursor, deliveries: Iterable[tuple[int, Any]], 
             known.append(Review(event.reviewer, state, event.commit_id, None))
             d.verdicts(event.number, mem, known)
     return d.result()
+
+
+def _merged_before_looked_at(cursor: TriggerCursor, pull: PullRequest, merged_at: Mapping[int, str] | None,
+                             main_branch: str) -> bool:
+    """Merged into the deployed branch after the first tick, before the backlog looked at it: a first tick that
+    looked at every open pull request would have checked it, so it is checked now and its merge waits for that."""
+    when = parse_time((merged_at or {}).get(pull.number))
+    started = parse_time(cursor.backlog.started) if cursor.backlog else None
+    return bool(pull.merged and pull.base_ref == main_branch and when and started and when > started)
+
+
+def _left_to_backlog(cursor: TriggerCursor, pull: PullRequest) -> bool:
+    """Open since before the first tick and not moved since: the backlog looks at it when it gets there (the poll
+    lists it again only because it moved within the watermark's overlap)."""
+    backlog = cursor.backlog
+    if backlog is None or pull.number in cursor.pulls or pull.number <= backlog.after:
+        return False
+    updated, started = parse_time(pull.updated_at), parse_time(backlog.started)
+    return bool(updated and started and updated <= started)
 
 
 def _recent(updated_at: str | None, now: datetime) -> bool:

@@ -1,11 +1,13 @@
 """GitHub -> runs. Two thin sensors over core/triggers/: `github_pull_requests` polls pull requests by last update
-(one conditional request when nothing moved; the default) and `github_webhooks` reads the webhook receiver's store by
+(one conditional request when nothing moved; the default; those already open at its first tick are looked at a few
+per tick, core/triggers/backlog.py) and `github_webhooks` reads the webhook receiver's store by
 row id (used instead when the resource has a `webhook_db`). Both keep a `TriggerCursor` and give every run a
 deterministic run_key. A merge run starts only once the PR checks at the merged head finished
 (`core/triggers/merge_wait.py`); until then it waits in the cursor and is asked about every tick."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -14,10 +16,10 @@ import dagster as dg
 
 from gitops_pipelines.core.config import GitopsConfig
 from gitops_pipelines.core.github.events import InvalidEventPayload, parse_event
-from gitops_pipelines.core.github.polling import poll_pulls
+from gitops_pipelines.core.github.polling import open_pulls_page, poll_pulls
 from gitops_pipelines.core.triggers import (AddPartition, ChecksInFlight, CleanUp, Decision, MergedElsewhere,
                                             RecordApproval, RunMerge, RunPrChecks, TriggerCursor, decide_events,
-                                            decide_poll, hold_merges, units_fn)
+                                            decide_poll, hold_merges, start_backlog, units_fn, work_backlog)
 from gitops_pipelines.core.vocabulary import PR_CHECKS_JOB
 from gitops_pipelines.defs.jobs import INTENT_JOBS, build_jobs, job_selections
 from gitops_pipelines.defs.partitions import changes
@@ -43,6 +45,7 @@ def build_sensors(config: GitopsConfig, jobs: Sequence[Any] | None = None) -> dg
     selections = job_selections(config)
     affected = units_fn(config)
     repository, main_branch = config.github.repository, config.github.main_branch
+    fallback_seconds = config.github.webhook_fallback_poll_seconds
 
     @dg.sensor(name=POLL_SENSOR, jobs=jobs, minimum_interval_seconds=config.github.poll_seconds,
                default_status=dg.DefaultSensorStatus.RUNNING,
@@ -53,17 +56,24 @@ def build_sensors(config: GitopsConfig, jobs: Sequence[Any] | None = None) -> dg
             if cursor.pending_merges:  # held before webhooks were configured: they still start here
                 return sensor_result(context, [], cursor, selections)
             return dg.SkipReason(f"webhooks are configured ({github.webhook_db}): {WEBHOOK_SENSOR} is used instead")
-        gateway = github.gateway(context.log.debug)
+        gateway = github.gateway(context.log.debug, within_tick=True)
         polled = poll_pulls(gateway, cursor.etags.get(POLL_URL), cursor.since)
-        if not polled.changed and not cursor.needs_recheck:
+        if not polled.changed and not cursor.needs_recheck and cursor.backlog is None:
             if cursor.pending_merges:
                 return sensor_result(context, [], cursor, selections)
             return dg.SkipReason(f"no pull request changed since {cursor.since}")
-        decisions, new_cursor = decide_poll(cursor, polled.pulls, gateway, affected, complete=polled.complete,
-                                            main_branch=main_branch)
+        decisions, new_cursor = decide_poll(cursor, polled.pulls, gateway, affected, complete=False,
+                                            main_branch=main_branch, merged_at=polled.merged_at)
         new_cursor.etags = {POLL_URL: polled.etag} if polled.etag else {}
         new_cursor.since = polled.since
-        return sensor_result(context, decisions, new_cursor, selections)
+        if polled.first:
+            new_cursor = start_backlog(new_cursor, polled.since)
+        looked_at, new_cursor = work_backlog(new_cursor, lambda page: open_pulls_page(gateway, page), gateway,
+                                             affected, page_size=gateway.per_page, main_branch=main_branch)
+        if new_cursor.backlog and not new_cursor.backlog.done:
+            context.log.info(f"pull requests open before the first poll: looked at those up to "
+                             f"#{new_cursor.backlog.after}, the others follow in the next ticks")
+        return sensor_result(context, decisions + looked_at, new_cursor, selections)
 
     @dg.sensor(name=WEBHOOK_SENSOR, jobs=jobs, minimum_interval_seconds=5,
                default_status=dg.DefaultSensorStatus.RUNNING,
@@ -74,9 +84,16 @@ def build_sensors(config: GitopsConfig, jobs: Sequence[Any] | None = None) -> dg
             return dg.SkipReason(f"no webhook store configured: {POLL_SENSOR} polls instead")
         cursor = TriggerCursor.from_json(context.cursor)
         rows = store.pending(cursor.delivery, limit=WEBHOOK_PAGE)
+        caught_up: list[Decision] = []
+        polled = fallback_due(cursor, fallback_seconds)
+        if polled:  # what no delivery told (the receiver was down, say)
+            caught_up, cursor = fallback_poll(cursor, github.gateway(context.log.debug, within_tick=True), affected,
+                                              main_branch)
+            if caught_up:
+                context.log.info(f"the fallback poll found {len(caught_up)} thing(s) no webhook delivered")
         if not rows:
-            if cursor.pending_merges:
-                return sensor_result(context, [], cursor, selections)
+            if cursor.pending_merges or polled:
+                return sensor_result(context, caught_up, cursor, selections)
             return dg.SkipReason(f"no new webhook deliveries after row {cursor.delivery}")
         events = []
         for row in rows:
@@ -85,11 +102,29 @@ def build_sensors(config: GitopsConfig, jobs: Sequence[Any] | None = None) -> dg
             except (InvalidEventPayload, ValueError) as exc:
                 context.log.warning(f"webhook delivery {row.delivery_id} ({row.event}) skipped: {exc}")
                 events.append((row.id, None))
-        decisions, new_cursor = decide_events(cursor, events, github.gateway(context.log.debug), affected,
-                                              repository=repository, main_branch=main_branch)
-        return sensor_result(context, decisions, new_cursor, selections)
+        gateway = github.gateway(context.log.debug, within_tick=True)
+        decisions, new_cursor = decide_events(cursor, events, gateway, affected, repository=repository,
+                                              main_branch=main_branch)
+        return sensor_result(context, caught_up + decisions, new_cursor, selections)
 
     return dg.Definitions(sensors=[poll_sensor, webhook_sensor])
+
+
+def fallback_due(cursor: TriggerCursor, seconds: int) -> bool:
+    return seconds > 0 and time.time() - (cursor.polled_at or 0) >= seconds
+
+
+def fallback_poll(cursor: TriggerCursor, gateway, affected, main_branch: str) -> tuple[list[Decision], TriggerCursor]:
+    """The webhook sensor's slow poll (one conditional request when nothing moved), on the same cursor, so what a
+    delivery already started is not started again. Its first one only sets the watermark: webhooks ran since."""
+    polled = poll_pulls(gateway, cursor.etags.get(POLL_URL), cursor.since)
+    decisions: list[Decision] = []
+    if polled.changed and not polled.first:
+        decisions, cursor = decide_poll(cursor, polled.pulls, gateway, affected, complete=False,
+                                        main_branch=main_branch, merged_at=polled.merged_at)
+    cursor.etags = {**cursor.etags, POLL_URL: polled.etag} if polled.etag else cursor.etags
+    cursor.since, cursor.polled_at = polled.since, time.time()
+    return decisions, cursor
 
 
 def sensor_result(context: dg.SensorEvaluationContext, decisions: Iterable[Decision], cursor: TriggerCursor,
