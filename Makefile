@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 # GitHub's published contract, beside the checkout; the emulator needs it (an environment variable overrides it).
 GITOPS_GITHUB_CONTRACT ?= $(CURDIR)/../shared/github-contract
 
-.PHONY: install test unit run validate bench clean
+.PHONY: install test unit run demo validate bench clean
 
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ unit: $(STAMP)
 ## Dagster webserver + daemon on 127.0.0.1 against the sample infrastructure (moto as its cloud).
 run: $(STAMP)
 	$(BIN)/python -m gitops_pipelines_dev.run --github-contract "$(GITOPS_GITHUB_CONTRACT)"
+
+## The demo's people acting on a running `make run`, from another terminal: make demo ARGS=pr | "approve 2" | "merge 2" | drift
+demo: $(STAMP)
+	$(BIN)/python -m gitops_pipelines_dev.demo $(ARGS)
 
 ## `dagster definitions validate` on the sample gitops.yaml, with the variables it reads set to placeholders.
 validate: $(STAMP)

@@ -2,7 +2,9 @@
 
 `python -m gitops_pipelines_dev.run --github-contract DIR` (or $GITOPS_GITHUB_CONTRACT; the Makefile passes the
 checkout's `../shared/github-contract`). Everything lives under .run/ and starts fresh each time (moto keeps no state
-across restarts, so neither do the plans). Ctrl-C (or SIGTERM) stops Dagster first, then the clouds.
+across restarts, so neither do the plans). The emulator delivers signed webhooks to the webhook receiver and the
+webhook sensor reads what it stored (`--no-webhooks`: the polling sensor instead). Ports: DAGSTER_PORT (or PORT,
+--port) and WEBHOOK_PORT. Ctrl-C (or SIGTERM) stops Dagster first, then the receiver, the emulator and the clouds.
 """
 
 from __future__ import annotations
@@ -17,33 +19,40 @@ import subprocess
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 from gitops_pipelines_dev.checkout import CHECKOUT_ROOT
 from gitops_pipelines_dev.contract import GitHubContract, add_contract_argument, contract_from_args
-from gitops_pipelines_dev.infra import SAMPLE, cloud_environ, make_infra_repo
+from gitops_pipelines_dev.infra import SAMPLE, cloud_environ, make_infra_repo, release_tag, serve_repository
 from gitops_pipelines_dev.instance import install_instance_config
 from gitops_pipelines_dev.moto import MotoServer
-from gitops_pipelines_dev.ports import wait_for_http
+from gitops_pipelines_dev.ports import free_port, wait_for_http
 
 CLOUDS = ("test", "prod", "sandbox")
 STATE_BUCKETS = {"test": "tfstate-test", "prod": "tfstate-prod"}
 
 
-DEMO_PEOPLE = ("alice", "maintainer")
+DEMO_PEOPLE = ("alice", "maintainer", "developer")  # reviewer, merger, author
 NO_REVIEWS, ONE_REVIEW = "approvals:\n  required: 0\n", "approvals:\n  required: 1\n"
 DEMO_GITHUB = """
 github:
   repository: acme/infra
   api_url: "${GITHUB_API_URL}"
+  web_url: https://github.com  # as the sample's module sources name it (the git config maps it to the emulator)
 """
 DEMO_CHANGE = """module "logs" {
-  source = "../../modules/bucket"
+  source = "git::https://github.com/acme/infra.git//modules/bucket?ref=bucket/v0.1.0"
 
   name = "${local.prefix}-logs"
   tags = { environment = var.environment }
 }
 """
+
+
+def demo_token(login: str) -> str:
+    """The emulator token of one of the demo's people (as printed in the next steps: nothing real)."""
+    return f"{login}-token"
 
 
 class Stopped(Exception):
@@ -72,9 +81,11 @@ def gitops_environ(run_dir: Path, servers: dict[str, MotoServer], infra: Path | 
             "GITOPS_PLAN_KEY": key_file.read_text()}
 
 
-def start_github(stack: ExitStack, run_dir: Path, contract: GitHubContract) -> tuple[Path, dict[str, str]]:
+def start_github(stack: ExitStack, run_dir: Path, contract: GitHubContract, hook: "WebhookReceiver | None" = None):
     """The GitHub emulator with the sample as repository acme/infra, a working copy cloned from it (so checkouts
-    of pull request heads fetch from it, as from GitHub), and one demo pull request the sensor will pick up."""
+    of pull request heads fetch from it, as from GitHub), and one demo pull request the sensor will pick up.
+    hook: the receiver the emulator delivers signed webhooks to, registered before the pull request opens so its
+    `opened` reaches the webhook sensor. Returns the emulator, the working copy and the settings for Dagster."""
     from gitops_pipelines_dev.github_emulator import Emulator
 
     emulator = Emulator(contract, root=run_dir / "github")
@@ -83,19 +94,56 @@ def start_github(stack: ExitStack, run_dir: Path, contract: GitHubContract) -> t
     files = {str(p.relative_to(SAMPLE)): p.read_text() for p in sorted(SAMPLE.rglob("*")) if p.is_file()}
     files["gitops.yaml"] = files["gitops.yaml"].replace(NO_REVIEWS, ONE_REVIEW) + DEMO_GITHUB
     emulator.create_repo("acme", "infra", files)
+    release_tag(emulator.git_dir)  # the bucket module's first release, which the storage project pins
+    git_config = serve_repository(emulator.git_dir, run_dir / "gitconfig")  # module sources from the emulator
     infra = run_dir / "infra"
     subprocess.run(["git", "clone", "-q", str(emulator.git_dir), str(infra)], check=True)
     for login in DEMO_PEOPLE:  # people who review and merge in the demo, each with a token of their own
-        emulator.register_user(login, f"{login}-token")
+        emulator.register_user(login, demo_token(login))
+    if hook is not None:
+        emulator.add_webhook(hook.url, hook.secret)
     issue = emulator.create_issue("Logs need their own bucket")
     emulator.commit("logs-bucket", {"projects/storage/logs.tf": DEMO_CHANGE}, "Add a logs bucket")
     emulator.open_pull("logs-bucket", "Add a logs bucket", f"Fixes #{issue}")
-    return infra, {"GITHUB_API_URL": url, "GITHUB_TOKEN": "demo-token"}
+    return emulator, infra, {"GITHUB_API_URL": url, "GITHUB_TOKEN": "demo-token",
+                             "GITOPS_GIT_CONFIG": str(git_config)}
 
 
-def start_extra_services(stack: ExitStack, run_dir: Path, env: dict[str, str]) -> None:
-    """Hook for more local services (a webhook receiver, say): register their stop with stack.callback and add
-    their settings to env before Dagster starts. The sensors poll the emulator by default."""
+@dataclass(frozen=True)
+class WebhookReceiver:
+    """The running receiver: where the emulator posts, the secret it signs with, the store the sensor reads."""
+
+    url: str
+    secret: str
+    db: Path
+
+
+def start_webhook_receiver(stack: ExitStack, run_dir: Path, port: int | None = None) -> WebhookReceiver:
+    """`python -m gitops_pipelines.webhooks` on 127.0.0.1 with a fresh secret (given through the environment only,
+    as the product expects), its own process group and its log in logs/webhooks.log."""
+    from gitops_pipelines.webhooks import WEBHOOK_PATH
+    from gitops_pipelines.webhooks.__main__ import SECRET_ENV
+
+    port = port or free_port()
+    secret, db = secrets.token_hex(32), run_dir / "webhooks" / "deliveries.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+    with open(run_dir / "logs" / "webhooks.log", "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "gitops_pipelines.webhooks", "--host", "127.0.0.1",
+                                 "--port", str(port), "--db", str(db), "--log-level", "warning"],
+                                env={**os.environ, SECRET_ENV: secret}, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, process_group=0)
+    stack.callback(stop_process_group, proc, 10.0)
+    base = f"http://127.0.0.1:{port}"
+    wait_for_http(base + "/healthz", timeout=30, proc=proc)
+    return WebhookReceiver(base + WEBHOOK_PATH, secret, db)
+
+
+def webhook_environ(receiver: WebhookReceiver | None) -> dict[str, str]:
+    """What Dagster needs for the webhook sensor: the store's path. Without it the polling sensor runs."""
+    from gitops_pipelines.resources.github import WEBHOOK_DB_ENV
+
+    return {WEBHOOK_DB_ENV: str(receiver.db)} if receiver else {}
 
 
 def start_dagster(stack: ExitStack, env: dict[str, str], port: int) -> subprocess.Popen:
@@ -131,18 +179,32 @@ def _raise_stopped(signum, frame) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gitops_pipelines_dev.run", description=__doc__.splitlines()[0])
     add_contract_argument(parser)
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")),
-                        help="Dagster's port on 127.0.0.1 (default: $PORT, else 3000)")
+    parser.add_argument("--port", type=int, default=_env_port("DAGSTER_PORT", "PORT") or 3000,
+                        help="Dagster's port on 127.0.0.1 (default: $DAGSTER_PORT, else $PORT, else 3000)")
+    parser.add_argument("--webhook-port", type=int, default=_env_port("WEBHOOK_PORT"),
+                        help="the webhook receiver's port (default: $WEBHOOK_PORT, else a free one)")
+    parser.add_argument("--no-webhooks", action="store_true",
+                        help="no webhook receiver: the polling sensor watches the emulator instead")
     args = parser.parse_args(argv)
     contract = contract_from_args(parser, args)
-    return run(contract, args.port)
+    return run(contract, args.port, webhooks=not args.no_webhooks, webhook_port=args.webhook_port)
+
+
+def _env_port(*names: str) -> int | None:
+    for name in names:
+        if os.environ.get(name, "").strip():
+            return int(os.environ[name])
+    return None
 
 
 def run(contract: GitHubContract, port: int = 3000, run_dir: Path | None = None,
-        on_ready: Callable[[str], None] | None = None) -> int:
+        on_ready: Callable[[str], None] | None = None, *, webhooks: bool = True,
+        webhook_port: int | None = None) -> int:
     """Start everything, wait until Dagster answers, then block until Dagster exits or a signal arrives."""
+    from gitops_pipelines_dev.demo import DemoState
+
     run_dir = (run_dir or CHECKOUT_ROOT / ".run").resolve()
-    for name in ("infra", "dagster_home", "logs", "github"):
+    for name in ("infra", "dagster_home", "logs", "github", "webhooks"):
         shutil.rmtree(run_dir / name, ignore_errors=True)
     signal.signal(signal.SIGINT, _raise_stopped)
     signal.signal(signal.SIGTERM, _raise_stopped)
@@ -150,34 +212,65 @@ def run(contract: GitHubContract, port: int = 3000, run_dir: Path | None = None,
         try:
             print("Starting moto (test, prod, sandbox) ...", flush=True)
             servers = start_clouds(stack, run_dir / "logs")
+            receiver = None
+            if webhooks:
+                print("Starting the webhook receiver ...", flush=True)
+                try:
+                    receiver = start_webhook_receiver(stack, run_dir, webhook_port)
+                except RuntimeError as exc:  # a taken WEBHOOK_PORT, say: the demo still works, by polling
+                    print(f"The webhook receiver did not start ({exc}; see {run_dir / 'logs' / 'webhooks.log'}):"
+                          " the sensors poll the emulator instead.", flush=True)
             print("Starting the GitHub emulator (acme/infra, one open pull request) ...", flush=True)
-            infra, github_env = start_github(stack, run_dir, contract)
-            env = {**os.environ, **gitops_environ(run_dir, servers, infra), **github_env,
-                   "DAGSTER_HOME": str(run_dir / "dagster_home"), "GITOPS_DAGSTER_URL": f"http://127.0.0.1:{port}"}
-            env.update(install_instance_config(Path(env["DAGSTER_HOME"]), env))
-            start_extra_services(stack, run_dir, env)
-            proc = start_dagster(stack, env, port)
+            emulator, infra, github_env = start_github(stack, run_dir, contract, receiver)
             url = f"http://127.0.0.1:{port}"
+            env = {**os.environ, **gitops_environ(run_dir, servers, infra), **github_env, **webhook_environ(receiver),
+                   "DAGSTER_HOME": str(run_dir / "dagster_home"), "GITOPS_DAGSTER_URL": url}
+            env.update(install_instance_config(Path(env["DAGSTER_HOME"]), env))
+            DemoState.for_run(emulator, servers["test"], dagster_url=url,
+                              tokens={login: demo_token(login) for login in DEMO_PEOPLE}).save(run_dir / "demo.json")
+            proc = start_dagster(stack, env, port)
+            print(f"Starting Dagster on {url} (a minute or so) ...", flush=True)
             wait_for_http(url + "/server_info", timeout=180, proc=proc)
-            api = github_env["GITHUB_API_URL"]
-            print(f"\nDagster is up: {url}   (infra repo: {infra}; GitHub emulator: {api}; "
-                  "Ctrl-C stops everything)\n"
-                  "Pull request #2 is checked within a minute (runs in the Dagster UI, check runs on GitHub). Then, as\n"
-                  "alice and the maintainer (tokens alice-token, maintainer-token), approve its head and merge it:\n"
-                  f"  curl -s -H 'Authorization: token alice-token' -X POST {api}/repos/acme/infra/pulls/2/reviews"
-                  " -d '{\"event\": \"APPROVE\"}'\n"
-                  f"  curl -s -H 'Authorization: token maintainer-token' -X PUT {api}/repos/acme/infra/pulls/2/merge\n"
-                  "The merge job then deploys the stored test plan and makes the prod plan; release and prod_deploy are\n"
-                  "launched from the asset graph with approved_by: alice and the prod plan's plan_id.\n", flush=True)
+            print(next_steps(url, github_env["GITHUB_API_URL"], infra, servers, receiver), flush=True)
             if on_ready:
                 on_ready(url)
             return proc.wait()
         except Stopped as why:
-            print(f"\n{why}: stopping Dagster and the clouds ...", flush=True)
+            print(f"\n{why}: stopping Dagster, the receiver, the emulator and the clouds ...", flush=True)
             return 0
         finally:  # a second Ctrl-C must not cut the clean-up short
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def next_steps(url: str, api: str, infra: Path, servers: dict[str, MotoServer],
+               receiver: WebhookReceiver | None) -> str:
+    """Every service's address, then what to do."""
+    demo = f"{Path(sys.executable).parent}/python -m gitops_pipelines_dev.demo"
+    watching = (f"webhooks: {receiver.url} (the github_webhooks sensor; deliveries in {receiver.db})"
+                if receiver else "webhooks: off (the github_pull_requests sensor polls the emulator)")
+    clouds = "\n".join(f"  moto {name:<8} {server.url}" for name, server in servers.items())
+    return f"""
+Everything is up on 127.0.0.1 (Ctrl-C stops it all):
+  Dagster         {url}
+  GitHub API      {api}   (repository acme/infra; working copy {infra})
+  pull request    {api}/ui/acme/infra/pull/2   (issues and releases at {api}/ui/acme/infra)
+  {watching}
+{clouds}
+
+Next:
+  1. Pull request #2 (a logs bucket, fixing issue #1) starts its PR checks within a minute: watch the run in
+     {url}/runs and the check runs and plan comment on its page.
+  2. Approve its head as alice and merge it as the maintainer, with the buttons on its page or:
+       {demo} approve 2
+       {demo} merge 2
+     The merge job deploys the stored test plan and makes the prod plan; release and prod_deploy are launched
+     from the asset graph with approved_by: alice and the prod plan's plan_id.
+  3. A pull request of your own (a new issue, a branch changing projects/storage, "Fixes #N"):
+       {demo} pr
+  4. Once test is deployed, change the storage bucket out of band and let drift find it:
+       {demo} drift
+"""
 
 
 if __name__ == "__main__":

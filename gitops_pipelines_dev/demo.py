@@ -1,0 +1,251 @@
+"""`python -m gitops_pipelines_dev.demo pr|approve|merge|drift`: act on the demo `make run` started, as its people.
+
+`pr` opens a pull request with a linked issue (as developer), `approve [N]` approves its head (as alice), `merge [N]`
+merges it (as the maintainer), `drift` changes the storage bucket in the test cloud behind Terraform's back. Each
+prints what to look at. They find the emulator, the tokens and the test cloud in the state file run.py writes
+(.run/demo.json, or --state / $GITOPS_DEMO_STATE). A command of the checkout, not of the product: the product's
+wheel ships no emulator, so `gitops-pipelines` has no `demo`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from gitops_pipelines_dev.checkout import CHECKOUT_ROOT
+
+STATE_ENV = "GITOPS_DEMO_STATE"
+DEFAULT_STATE = CHECKOUT_ROOT / ".run" / "demo.json"
+AUTHOR, REVIEWER, MERGER = "developer", "alice", "maintainer"
+DRIFT_BUCKET = "acme-test-artifacts"  # the storage project's bucket in test (module "artifacts")
+DRIFT_TAGS = {"team": "data", "changed-by": "console"}  # what someone changes by hand
+REPORTS = """module "reports_{n}" {{
+  # the module's release, pinned as projects/storage pins it: the module_refs check refuses a local path
+  source = "git::https://github.com/acme/infra.git//modules/bucket?ref=bucket/v0.1.0"
+
+  name = "${{local.prefix}}-reports-{n}"
+  tags = {{ environment = var.environment }}
+}}
+"""
+
+Out = Callable[[str], None]
+
+
+class DemoError(Exception):
+    """Something the person running the demo can fix; the message says how."""
+
+
+@dataclass(frozen=True)
+class DemoState:
+    """Where the running demo is: the emulator's API and git, each person's token, Dagster, the test cloud."""
+
+    api_url: str
+    repository: str
+    git_dir: str
+    tokens: dict[str, str]
+    dagster_url: str | None
+    test_cloud: dict[str, str]  # endpoint_url, region_name, aws_access_key_id, aws_secret_access_key
+
+    @classmethod
+    def for_run(cls, emulator, test_cloud, *, tokens: dict[str, str], dagster_url: str | None = None) -> "DemoState":
+        """The state of an emulator (its first repository) and a moto server (gitops_pipelines_dev.moto)."""
+        env = test_cloud.aws_env()
+        return cls(api_url=emulator.base_url, repository=emulator.repo.full_name, git_dir=str(emulator.git_dir),
+                   tokens=dict(tokens), dagster_url=dagster_url,
+                   test_cloud={"endpoint_url": env["AWS_ENDPOINT_URL"], "region_name": env["AWS_REGION"],
+                               "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
+                               "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"]})
+
+    def save(self, path: Path) -> None:
+        """Readable by its owner only: it holds the demo people's tokens."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(asdict(self), f, indent=2)
+
+    @classmethod
+    def load(cls, path: Path) -> "DemoState":
+        try:
+            return cls(**json.loads(path.read_text()))
+        except FileNotFoundError:
+            raise DemoError(f"no demo is running ({path} is missing): start it with `make run` and wait until it "
+                            "prints the services' addresses") from None
+        except (ValueError, TypeError) as exc:
+            raise DemoError(f"{path} is not a demo state file ({exc}): restart `make run`") from None
+
+    def page(self, number: int) -> str:
+        return f"{self.api_url}/ui/{self.repository}/pull/{number}"
+
+    def runs(self, number: int) -> str:
+        if not self.dagster_url:
+            return "the Dagster UI's Runs page"
+        return f"{self.dagster_url}/runs?q%5B%5D={quote(f'tag:gitops/pr={number}', safe='')}"
+
+
+def _repo(state: DemoState, login: str):
+    import github
+
+    token = state.tokens.get(login)
+    if not token:
+        raise DemoError(f"the demo state has no token for {login}: restart `make run`")
+    client = github.Github(base_url=state.api_url, auth=github.Auth.Token(token), retry=None)
+    return client.get_repo(state.repository)
+
+
+def _git(*args: str, cwd: Path) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True)
+
+
+def push_branch(git_dir: str, branch: str, files: dict[str, str], message: str, author: str) -> None:
+    """Commit files on a new branch off main and push it, as a developer pushes to GitHub before opening a PR."""
+    with tempfile.TemporaryDirectory(prefix="demo-pr-") as tmp:
+        work = Path(tmp) / "infra"
+        _git("clone", "-q", "--branch", "main", git_dir, str(work), cwd=Path(tmp))
+        for name, text in files.items():
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
+            (work / name).write_text(text)
+        _git("add", *files, cwd=work)
+        _git("-c", f"user.name={author}", "-c", f"user.email={author}@users.noreply.github.com",
+             "commit", "-q", "-m", message, cwd=work)
+        _git("push", "-q", "origin", f"HEAD:refs/heads/{branch}", cwd=work)
+
+
+def open_pull_request(state: DemoState, out: Out = print) -> int:
+    """An issue, a branch adding a bucket to projects/storage, and a pull request that fixes the issue."""
+    repo = _repo(state, AUTHOR)
+    issue = repo.create_issue(title="Reports need a bucket of their own",
+                              body="The nightly reports land in the artifacts bucket; give them their own.")
+    n = issue.number
+    branch = f"demo/reports-{n}"
+    push_branch(state.git_dir, branch, {f"projects/storage/reports_{n}.tf": REPORTS.format(n=n)},
+                f"Add a reports bucket (#{n})", AUTHOR)
+    pull = repo.create_pull(base="main", head=branch, title=f"Add a reports bucket (#{n})",
+                            body=f"Fixes #{n}\n\nA bucket for the nightly reports, in test and prod.")
+    out(f"{AUTHOR} opened pull request #{pull.number} ({branch}, head {pull.head.sha[:7]}), which fixes issue #{n}.\n"
+        f"  its page:    {state.page(pull.number)}   (check runs and the plan comment appear there)\n"
+        f"  its runs:    {state.runs(pull.number)}   (the PR checks start within a minute)\n"
+        f"Next: python -m gitops_pipelines_dev.demo approve {pull.number}")
+    return pull.number
+
+
+def _pull(repo, number: int | None):
+    if number is not None:
+        return repo.get_pull(number)
+    pulls = sorted(repo.get_pulls(state="open"), key=lambda p: p.number)
+    if not pulls:
+        raise DemoError("no pull request is open: open one with `python -m gitops_pipelines_dev.demo pr`")
+    return pulls[-1]
+
+
+def approve(state: DemoState, number: int | None = None, out: Out = print) -> str:
+    """alice approves the pull request's current head (default: the newest open one); returns that head."""
+    repo = _repo(state, REVIEWER)
+    pull = _pull(repo, number)
+    if pull.state != "open":
+        raise DemoError(f"#{pull.number} is {pull.state}: only an open pull request can be approved")
+    head = pull.head.sha
+    pull.create_review(commit=repo.get_commit(head), body="Plan looks right.", event="APPROVE")
+    out(f"{REVIEWER} approved #{pull.number} at its head {head[:7]} (a push after this needs a new approval).\n"
+        f"  its page:    {state.page(pull.number)}\n"
+        f"  in Dagster:  the approval is recorded on the change's assets; the prod deploy counts approvals of the "
+        f"merged head\nNext: python -m gitops_pipelines_dev.demo merge {pull.number}")
+    return head
+
+
+def merge(state: DemoState, number: int | None = None, out: Out = print) -> str:
+    """The maintainer merges the pull request (default: the newest open one); returns the merge commit."""
+    repo = _repo(state, MERGER)
+    pull = _pull(repo, number)
+    if pull.merged:
+        raise DemoError(f"#{pull.number} is already merged")
+    if pull.state != "open":
+        raise DemoError(f"#{pull.number} is closed: reopen it on its page first")
+    result = pull.merge(merge_method="merge")
+    if not result.merged:
+        raise DemoError(f"#{pull.number} did not merge: {result.message}")
+    out(f"{MERGER} merged #{pull.number} into main as {result.sha[:7]}.\n"
+        f"  its page:    {state.page(pull.number)}   (deployments appear there)\n"
+        f"  its runs:    {state.runs(pull.number)}   (the merge run deploys the test plan and plans prod, once the\n"
+        f"               PR checks at the merged head have finished)\n"
+        "Next: launch release and prod_deploy from the asset graph, or `python -m gitops_pipelines_dev.demo drift`")
+    return result.sha
+
+
+def drift(state: DemoState, out: Out = print) -> dict[str, str]:
+    """Change the storage bucket's tags in the test cloud out of band; returns the tags it now has."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    s3 = boto3.client("s3", **state.test_cloud)
+    try:
+        before = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=DRIFT_BUCKET)["TagSet"]}
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("NoSuchBucket", "404"):
+            raise DemoError(f"{DRIFT_BUCKET} is not in the test cloud yet: merge a pull request first (`demo merge`) "
+                            "so the merge run deploys storage to test") from None
+        if code != "NoSuchTagSet":
+            raise
+        before = {}
+    after = {**before, **DRIFT_TAGS}
+    s3.put_bucket_tagging(Bucket=DRIFT_BUCKET, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in after.items()]})
+    changed = ", ".join(f"{k}: {before.get(k, '(none)')} -> {v}" for k, v in DRIFT_TAGS.items())
+    asset = f"{state.dagster_url}/assets/storage/drift" if state.dagster_url else "the asset storage/drift"
+    out(f"Changed the tags of s3://{DRIFT_BUCKET} in test by hand ({changed}).\n"
+        f"  in Dagster:  materialize {asset} (or wait for its schedule): its no_drift_test check fails and a\n"
+        "               drift issue opens on GitHub; the next deploy of storage to test puts the tags back")
+    return after
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m gitops_pipelines_dev.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--state", type=Path, default=None, help=f"the demo's state file (default: ${STATE_ENV}, "
+                                                                   f"else {DEFAULT_STATE})")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("pr", help="open a pull request with a linked issue, as developer")
+    for name, who in (("approve", REVIEWER), ("merge", MERGER)):
+        p = sub.add_parser(name, help=f"{name} a pull request as {who}")
+        p.add_argument("number", type=int, nargs="?", help="the pull request (default: the newest open one)")
+    sub.add_parser("drift", help="change the storage bucket's tags in the test cloud out of band")
+    return parser
+
+
+def main(argv: list[str] | None = None, out: Out = print) -> int:
+    import github
+    import requests
+
+    args = _parser().parse_args(argv)
+    path = args.state or Path(os.environ.get(STATE_ENV) or DEFAULT_STATE)
+    try:
+        state = DemoState.load(path)
+        if args.command == "pr":
+            open_pull_request(state, out)
+        elif args.command in ("approve", "merge"):
+            {"approve": approve, "merge": merge}[args.command](state, args.number, out)
+        else:
+            drift(state, out)
+    except DemoError as exc:
+        print(f"demo {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except github.GithubException as exc:
+        message = exc.data.get("message") if isinstance(exc.data, dict) else exc.data
+        print(f"demo {args.command}: GitHub answered {exc.status}: {message}", file=sys.stderr)
+        return 1
+    except requests.ConnectionError:  # the emulator is not listening any more
+        print(f"demo {args.command}: nothing answers at {state.api_url}: is `make run` still running?",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
