@@ -44,6 +44,7 @@ setup(
             "referencing",
             "httpx",
             "wheel",  # the packaging test builds the wheel without build isolation
+            "playwright>=1.42",  # the browser test drives Debian's chromium (never `playwright install`)
         ],
     },
     entry_points={"console_scripts": ["gitops-pipelines=gitops_pipelines.cli:main"]},

@@ -50,3 +50,22 @@ def dagster_stack(e2e_infra, e2e_dagster_home, clouds, cloud_env, tmp_path):
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """A headless Chromium page for one test (Debian's `chromium`, or $CHROMIUM); its screenshots go to the
+    test's output folder (tmp_path/screenshots)."""
+    from playwright.sync_api import sync_playwright
+
+    from gitops_pipelines_tests.e2e.browser import Browser, chromium_executable
+
+    executable = chromium_executable()
+    if executable is None:
+        pytest.fail("the browser test needs Chromium: `apt-get install chromium` (as .ci/run does), or set $CHROMIUM")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, headless=True)
+        try:
+            yield Browser(chromium.new_page(viewport={"width": 1600, "height": 1000}), tmp_path / "screenshots")
+        finally:
+            chromium.close()

@@ -1,7 +1,8 @@
 """The promotion chain through the processes a user runs: dagster-daemon and dagster-webserver on PostgreSQL
 storage, the GitHub emulator, moto as the test and prod clouds. The test acts only as people do: code is pushed
-with git, pull requests are opened, reviewed and merged with PyGithub, releases and production deploys are
-launched through GraphQL as the launchpad does. The sensors, the gate and Terraform do the rest.
+with git, pull requests are opened, reviewed and merged with PyGithub, releases are launched through GraphQL as
+the launchpad does, and the first production deploy from the launchpad itself, in a real browser (Playwright and
+Debian's Chromium; e2e/browser.py). The sensors, the gate and Terraform do the rest.
 
 One test (each Terraform step against moto costs 10-20 s, a PR check about a minute): the happy path all the way to
 production, then five pull requests side by side. The gate refuses three after merging: one nobody approved, one
@@ -29,8 +30,9 @@ from github import Auth, Github
 
 from gitops_pipelines_dev.dagster_procs import DagsterProcesses
 from gitops_pipelines_dev.github_emulator import Emulator
-from gitops_pipelines_dev.infra import SAMPLE
+from gitops_pipelines_dev.infra import SAMPLE, SAMPLE_RELEASE, SAMPLE_REPOSITORY
 from gitops_pipelines_dev.instance import install_instance_config
+from gitops_pipelines_tests.e2e.browser import deploy_to_prod_in_the_browser
 from gitops_pipelines_tests.e2e.conftest import LOCATION, PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
@@ -41,7 +43,8 @@ IDENT = ["-c", "user.name=Dev", "-c", "user.email=dev@example.com"]
 
 
 def _bucket_file(name: str) -> str:
-    return (f'module "{name}" {{\n  source = "../../modules/bucket"\n\n  name = "${{local.prefix}}-{name}"\n'
+    return (f'module "{name}" {{\n  source = "git::{SAMPLE_REPOSITORY}//modules/bucket?ref={SAMPLE_RELEASE}"\n\n'
+            f'  name = "${{local.prefix}}-{name}"\n'
             f'  tags = {{ environment = var.environment }}\n}}\n')
 
 
@@ -124,7 +127,8 @@ def chain(tmp_path, clouds, cloud_env, github_contract, postgres, pg_db):
     files = {str(p.relative_to(SAMPLE)): p.read_text() for p in SAMPLE.rglob("*")
              if p.is_file() and ".terraform" not in p.parts}
     files["gitops.yaml"] = files["gitops.yaml"].replace("approvals:\n  required: 0\n", "approvals:\n  required: 1\n")
-    files["gitops.yaml"] += f"github:\n  repository: {REPO}\n  api_url: {emu.base_url}\n  poll_seconds: 3\n"
+    files["gitops.yaml"] += (f"github:\n  repository: {REPO}\n  api_url: {emu.base_url}\n  web_url: https://github.com\n"
+                             "  poll_seconds: 3\n")
     emu.create_repo("acme", "infra", files)
     checkout, dev = tmp_path / "checkout", tmp_path / "dev"
     for folder in (checkout, dev):
@@ -148,10 +152,10 @@ def chain(tmp_path, clouds, cloud_env, github_contract, postgres, pg_db):
         emu.stop()
 
 
-PR_CHECKS = {f"{UNIT}/syntax", f"{UNIT}/ephemeral_test", f"{UNIT}/plan (test)", f"{UNIT}/policy (test)", "work_item"}
+PR_CHECKS = {f"{UNIT}/syntax", f"{UNIT}/module_refs", f"{UNIT}/ephemeral_test", f"{UNIT}/plan (test)", f"{UNIT}/policy (test)", "work_item"}
 
 
-def test_only_approved_code_reaches_an_environment(chain):
+def test_only_approved_code_reaches_an_environment(chain, browser):
     # -- a pull request: checks on its head, the stored test plan shown on it
     pr = chain.open_pr("logs", {"projects/storage/logs.tf": _bucket_file("logs")}, "Add a logs bucket")
     head = pr.head.sha
@@ -196,11 +200,18 @@ def test_only_approved_code_reaches_an_environment(chain):
     assert tag == f"{UNIT}/v0.1.0" and chain.gh(DEVELOPER).get_git_ref(f"tags/{tag}").object.type == "tag"
     notes = chain.gh(DEVELOPER).get_release(tag).body
     assert prod_plan_id in notes and f"approved for `prod` by {ALICE}" in notes and f"(#{pr.number})" in notes
-    prod = chain.launch("prod_deploy", "prod_deploy", change, {"ops": {f"{UNIT}__prod_deploy": {"config": approval}}})
+    # the production deploy by hand in a browser: the prod plan's page, the launchpad, the pull request's page
+    prod = deploy_to_prod_in_the_browser(browser, chain.stack.url, chain.gql, f"{chain.emu.base_url}/ui/{REPO}/pull/"
+                                         f"{pr.number}", UNIT, change, approval)
     assert prod["status"] == "SUCCESS", chain.gql.run_failure_text(prod["runId"])[-3000:]
     assert chain.materialization("prod_deploy", change)["metadata"]["plan_id"] == prod_plan_id
     assert "acme-prod-logs" in chain.buckets("prod")
     assert "Deployed to `prod`" in chain.gh(DEVELOPER).get_release(tag).body, "the Release says the deploy's result"
+    # the daemon's audit_after_deploys sensor refreshes the audit table: the prod apply, its plan and who released
+    audit = wait_until("audit/production_changes lists the prod apply", lambda: (
+        lambda m: m if m and m["metadata"]["applies"] >= 1 else None)(chain.gql.latest_materialization(
+            ["audit", "production_changes"], None)), stack=chain.stack)
+    assert prod_plan_id[:12] in audit["metadata"]["table"] and ALICE in audit["metadata"]["table"]
 
     # -- five more pull requests side by side: one is merged without approval; one is approved, then pushed to and
     # merged at once; one is approved although its syntax check failed; two are approved and pass every check
