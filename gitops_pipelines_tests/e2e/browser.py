@@ -80,11 +80,12 @@ class DagsterUI:
         """The row of a metadata entry of the materialization shown (its label and value)."""
         return self.page.get_by_role("row").filter(has=self.page.get_by_text(label, exact=True))
 
-    def markdown_entry(self, label: str) -> str:
-        """A markdown metadata entry of the page, opened with its [Show Markdown] link; the dialog's text."""
+    def markdown_entry(self, label: str, shows: re.Pattern) -> str:
+        """A markdown metadata entry of the page, opened with its [Show Markdown] link; the dialog's text once it
+        shows `shows` (the dialog opens before its markdown is rendered)."""
         self.metadata_entry(label).get_by_text("[Show Markdown]").click()
         dialog = self.page.get_by_role("dialog")
-        expect(dialog).to_be_visible()
+        expect(dialog).to_contain_text(shows)
         return dialog.inner_text()
 
     def launch(self, job: str, partition: str, run_config_yaml: str) -> str:
@@ -127,9 +128,9 @@ def deploy_to_prod_in_the_browser(browser: Browser, dagster_url: str, gql: Dagst
     ui.materialization(f"{unit}/prod_plan", change)
     expect(ui.metadata_entry("plan_id")).to_contain_text(plan_id)
     browser.shot("prod-plan-materialization")
-    summary = ui.markdown_entry("plan")
-    assert re.search(rf"{unit}/prod: plan {plan_id[:12]}: \d+ to add, \d+ to change, \d+ to destroy", summary), \
-        summary[:2000]
+    summary_line = re.compile(rf"{unit}/prod: plan {plan_id[:12]}: \d+ to add, \d+ to change, \d+ to destroy")
+    summary = ui.markdown_entry("plan", summary_line)
+    assert summary_line.search(summary), summary[:2000]
     browser.shot("prod-plan-summary")
 
     step = f"{unit}__prod_deploy"
