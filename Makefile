@@ -18,9 +18,11 @@ $(STAMP): setup.py
 
 install: $(STAMP)
 
-## Every test: unit, integration (real terraform + moto + PostgreSQL), dagster, e2e.
+## Every test: unit, integration (real terraform + moto + PostgreSQL), dagster, e2e; TEST_WORKERS processes (each
+## with its own moto servers, PostgreSQL and sample repository), a test file per worker at a time.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest gitops_pipelines_tests $(PYTEST_ARGS)
+	$(BIN)/python -m pytest gitops_pipelines_tests -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## Only the tests that need no Terraform.
 unit: $(STAMP)

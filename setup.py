@@ -38,6 +38,7 @@ setup(
         "dev": [
             "pytest>=8",
             "pytest-timeout",
+            "pytest-xdist>=3",  # make test runs two workers: much of the e2e time is waiting on the daemon
             "moto[server]>=5,<6",
             "openapi-core>=0.19",
             "jsonschema>=4.20",
