@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from gitops_pipelines.core.changes.module_refs import check_module_refs, git_remote_refs, released_module_files
+from gitops_pipelines.core.changes.pinning import check_module_refs, git_remote_refs, released_module_files
 from gitops_pipelines.core.config import load_config
 from gitops_pipelines.core.terraform import TerraformRunner
 from gitops_pipelines_dev.mirror import find_provider_mirror

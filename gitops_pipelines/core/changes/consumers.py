@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from gitops_pipelines.core.changes.detection import ModuleRef, module_refs
-from gitops_pipelines.core.changes.module_refs import git_remote_refs, own_repository_url, semver_tag
+from gitops_pipelines.core.changes.pinning import git_remote_refs, own_repository_url, semver_tag
 from gitops_pipelines.core.changes.versioning import tag_format
 from gitops_pipelines.core.config import GitopsConfig
 from gitops_pipelines.core.errors import UsageError

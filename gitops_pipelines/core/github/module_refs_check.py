@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitops_pipelines.core.changes.module_refs import CHECK, ModuleRefsResult
+from gitops_pipelines.core.changes.pinning import CHECK, ModuleRefsResult
 from gitops_pipelines.core.github.rendering import check_name
 from gitops_pipelines.core.markdown import code_span
 

@@ -1,9 +1,9 @@
 """module_refs(unit): the PR stage that holds every module a unit uses from outside its folder to a pinned release
-(see core/changes/module_refs.py for the rule); no Terraform runs, only `git ls-remote` of the sources named."""
+(see core/changes/pinning.py for the rule); no Terraform runs, only `git ls-remote` of the sources named."""
 
 from __future__ import annotations
 
-from gitops_pipelines.core.changes.module_refs import (ModuleRefsResult, check_module_refs, git_remote_refs,
+from gitops_pipelines.core.changes.pinning import (ModuleRefsResult, check_module_refs, git_remote_refs,
                                                        released_module_files)
 from gitops_pipelines.core.config import UnitConfig
 from gitops_pipelines.core.workspace import Workspace

@@ -1,4 +1,4 @@
-"""module_refs(unit): every module a unit uses from outside its own folder is a release, pinned by tag.
+"""The module_refs check: every module a unit uses from outside its own folder is a release, pinned by tag.
 
 A git source must name an existing semantic-version tag with `?ref=` (`bucket/v1.2.0`, or `v1.2.0` in a
 repository of one module), a registry source an exact `version`. A local path into another folder, a branch or
