@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from gitops_pipelines.core.changes.detection import ModuleRef, module_refs
 from gitops_pipelines.core.changes.pinning import git_remote_refs, own_repository_url, semver_tag
 from gitops_pipelines.core.changes.versioning import tag_format
 from gitops_pipelines.core.config import GitopsConfig
+from gitops_pipelines.core.git import git_output
 from gitops_pipelines.core.errors import UsageError
 
 
@@ -86,8 +86,7 @@ def consumers_markdown(report: ConsumersReport) -> str:
 
 def repository_tags(config: GitopsConfig) -> list[str]:
     """The tags of the checkout gitops.yaml is in, and of the repository on GitHub when gitops.yaml names it."""
-    local = subprocess.run(["git", "tag", "--list"], cwd=config.root, capture_output=True, text=True)
-    tags = set(local.stdout.split()) if local.returncode == 0 else set()
+    tags = set(git_output(config.root, "tag", "--list").split())
     url = own_repository_url(config)
     if url:
         try:

@@ -24,6 +24,7 @@ from gitops_pipelines.core.changes.detection import (ModuleRef, is_local_source,
                                                      parse_terraform_file, resolve_local_source, terraform_files)
 from gitops_pipelines.core.changes.versioning import parse_tag, tag_format
 from gitops_pipelines.core.config import GitopsConfig, UnitConfig
+from gitops_pipelines.core.git import git_output
 from gitops_pipelines.core.security.allowlists import web_host
 from gitops_pipelines.core.security.locate import Locator, attr, block
 
@@ -95,8 +96,11 @@ def git_remote_refs(git_config: str | None = None) -> RemoteRefs:
 
     def refs(url: str) -> Mapping[str, str]:
         if url not in cache:
-            proc = subprocess.run(["git", "ls-remote", "--", url], capture_output=True, text=True, env=env,
-                                  stdin=subprocess.DEVNULL, timeout=60)
+            try:
+                proc = subprocess.run(["git", "ls-remote", "--", url], capture_output=True, text=True, env=env,
+                                      stdin=subprocess.DEVNULL, timeout=60)
+            except subprocess.TimeoutExpired:
+                raise LookupError("git ls-remote gave no answer in 60 s") from None
             if proc.returncode != 0:
                 raise LookupError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "git failed")
             pairs = (line.split("\t", 1) for line in proc.stdout.splitlines() if "\t" in line)
@@ -157,12 +161,12 @@ def released_module_files(config: GitopsConfig, repo_root: str | os.PathLike) ->
     """git blob id -> `tag:path` of every `.tf` file that declares something, in every release of every module."""
     root = Path(repo_root)
     fmt = tag_format(config.releases.tag_format, len(config.units))
-    tags = _git(root, "tag", "--list").splitlines()
+    tags = git_output(root, "tag", "--list").splitlines()
     out: dict[str, str] = {}
     for module in config.modules:
         released = [t for t in tags if fmt.versions(module.name, [t])[0]]
         for tag in released:
-            listing = _git(root, "ls-tree", "-r", tag, "--", module.path.strip("/") or ".")
+            listing = git_output(root, "ls-tree", "-r", tag, "--", module.path.strip("/") or ".")
             for row in listing.splitlines():
                 meta, _, path = row.partition("\t")
                 if path.endswith(".tf") and "/tests/" not in f"/{path}":
@@ -284,10 +288,6 @@ def own_repository_url(config: GitopsConfig) -> str | None:
         return None
     return f"https://{web_host(config.github)}/{config.github.repository}.git"
 
-
-def _git(root: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-    return proc.stdout if proc.returncode == 0 else ""
 
 
 __all__ = ["CHECK", "ModuleRefsResult", "PinnedModule", "RefFinding", "check_module_refs", "git_remote_refs",
