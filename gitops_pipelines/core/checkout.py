@@ -57,10 +57,10 @@ def checkout_commit(repo: Path, sha: str, *, timeout: float = LOCK_TIMEOUT) -> P
     dest = checkouts / sha
     if _is_complete(dest, sha):
         return dest
-    with _exclusive(checkouts / f"{sha}.lock", timeout, f"the checkout of {sha[:12]}"):
+    with exclusive(checkouts / f"{sha}.lock", timeout, f"the checkout of {sha[:12]}"):
         if _is_complete(dest, sha):  # made by whoever held the lock before
             return dest
-        with _exclusive(_repository_lock(repo), timeout, f"git worktree in {repo}"):
+        with exclusive(_repository_lock(repo), timeout, f"git worktree in {repo}"):
             _fetch_if_missing(repo, sha)
             _discard(repo, dest)
             # --force twice: also replaces the entry a killed `worktree add` leaves behind, locked "initializing"
@@ -160,8 +160,9 @@ def _repository_lock(repo: Path) -> Path:
 
 
 @contextmanager
-def _exclusive(path: Path, timeout: float, what: str) -> Iterator[None]:
-    """An exclusive flock on path; the kernel releases it when the holder exits, however it exits."""
+def exclusive(path: Path, timeout: float, what: str) -> Iterator[None]:
+    """An exclusive flock on path; the kernel releases it when the holder exits, however it exits. After
+    `timeout` seconds it raises CheckoutFailed naming `what` and the lock file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -173,7 +174,7 @@ def _exclusive(path: Path, timeout: float, what: str) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise CheckoutFailed(f"waited {timeout:.0f} s for {what}: another process holds {path}; "
-                                         "if no stage is running, a git process may hang there") from None
+                                         "if no stage is running, a git or terraform process may hang there") from None
                 time.sleep(_POLL)
         yield
     finally:

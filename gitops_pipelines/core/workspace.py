@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -19,7 +20,8 @@ from gitops_pipelines.core.redact import Redactor
 from gitops_pipelines.core.terraform import TerraformRunner
 
 LOCK_FILE = ".terraform.lock.hcl"  # sealed with each plan, restored before its apply
-INIT_STAMP = "gitops-init.sha256"  # in a data folder: what its last successful `init` was made for
+INIT_STAMP = "gitops-init.sha256"  # in a data folder: what its `init` was made for (written once init succeeded)
+INIT_LOCK_FILE = "gitops-init.lock.hcl"  # in a data folder: the lock file its init wrote, where none is committed
 
 
 @dataclass
@@ -31,6 +33,7 @@ class Workspace:
     runner: TerraformRunner | None = None
     _store: Any = field(default=None, repr=False)
     plan_key: bytes | None = field(default=None, repr=False)  # None: the development key file
+    home_root: Path | None = None  # the repository's own checkout (config.root may be a commit's checkout)
 
     def __post_init__(self) -> None:
         if self.runner is None:
@@ -66,40 +69,74 @@ class Workspace:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def init(self, unit: UnitConfig, unit_dir: Path, data_dir: Path, *, backend: bool = True,
-             backend_config: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> bool:
-        """`terraform init`, unless data_dir was initialised for the same unit source, lock file, backend and
-        Terraform (a re-run on the same commit); True when init ran."""
-        stamp = data_dir / INIT_STAMP
-        before = self._init_key(unit, unit_dir, data_dir, backend, backend_config)
-        if before is not None and stamp.is_file() and stamp.read_text() == before:
-            if self.log is not None:
-                self.log(f"{unit.name}: terraform init not repeated: {data_dir} is initialised for this source, "
-                         "lock file and backend")
-            return False
-        stamp.unlink(missing_ok=True)  # a failed init leaves no stamp: the next run initialises again
-        self.runner.init(unit_dir, data_dir=data_dir, backend=backend, backend_config=backend_config, env=env)
-        after = self._init_key(unit, unit_dir, data_dir, backend, backend_config)  # init may write the lock file
-        if after is not None:
-            tmp = stamp.with_name(f"{INIT_STAMP}.{os.getpid()}.{threading.get_ident()}")
-            tmp.write_text(after)
-            tmp.replace(stamp)
-        return True
+    def work_root(self) -> Path:
+        """Where initialised data folders are kept for reuse: the repository's own `.gitops/work`, shared by
+        every commit's checkout (the checkouts live under it, so one commit's init serves the next)."""
+        return (self.home_root or self.config.root) / ".gitops" / "work"
 
-    def _init_key(self, unit: UnitConfig, unit_dir: Path, data_dir: Path, backend: bool,
+    def initialised(self, unit: UnitConfig, unit_dir: Path, target: str, *, backend: bool = True,
+                    backend_config: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Path:
+        """A data folder initialised for the unit at unit_dir against `target`'s backend (or none), returned.
+
+        The folder is named by what `init` depends on (core/changes/init_inputs.py: providers, module calls,
+        backend, lock file; plus Terraform, its CLI config and the backend config), so any commit that asks the
+        same of init reuses it and `init` runs only for a new combination. Where the repository commits no lock
+        file, the one init wrote is kept with the folder and put back beside the code, as init would write it."""
+        key = self._init_key(unit, unit_dir, backend, backend_config)
+        if key is None:  # not readable (validate reports it) or a copy of the code: a folder of its own, afresh
+            data_dir = self.data_dir(unit, target)
+            self.runner.init(unit_dir, data_dir=data_dir, backend=backend, backend_config=backend_config, env=env)
+            return data_dir
+        data_dir = self.work_root() / unit.name / target / key[:24]
+        from gitops_pipelines.core.checkout import exclusive
+
+        with exclusive(data_dir.with_name(f"{data_dir.name}.lock"), 600.0, f"the init of {unit.name} ({target})"):
+            if (data_dir / INIT_STAMP).is_file():
+                self._restore_lock_file(unit_dir, data_dir)
+                if self.log is not None:
+                    self.log(f"{unit.name}: terraform init not repeated: {data_dir} is initialised for the same "
+                             "providers, modules, backend and lock file")
+                return data_dir
+            committed = (unit_dir / LOCK_FILE).is_file()
+            shutil.rmtree(data_dir, ignore_errors=True)  # what a killed init left behind
+            data_dir.mkdir(parents=True)
+            self.runner.init(unit_dir, data_dir=data_dir, backend=backend, backend_config=backend_config, env=env)
+            if not committed and (unit_dir / LOCK_FILE).is_file():
+                shutil.copyfile(unit_dir / LOCK_FILE, data_dir / INIT_LOCK_FILE)
+            (data_dir / INIT_STAMP).write_text(key)  # last: a folder without it is initialised again
+        after = self._init_key(unit, unit_dir, backend, backend_config)
+        if after is not None and after != key:  # init wrote the lock file: the same folder serves it from now on
+            alias = data_dir.with_name(after[:24])
+            if not alias.exists():
+                tmp = data_dir.with_name(f"{alias.name}.{os.getpid()}.{threading.get_ident()}")
+                tmp.symlink_to(data_dir.name)
+                tmp.replace(alias)
+        return data_dir
+
+    @staticmethod
+    def _restore_lock_file(unit_dir: Path, data_dir: Path) -> None:
+        written = data_dir / INIT_LOCK_FILE
+        if written.is_file() and not (unit_dir / LOCK_FILE).is_file():
+            tmp = unit_dir / f"{LOCK_FILE}.{os.getpid()}.{threading.get_ident()}"
+            shutil.copyfile(written, tmp)
+            tmp.replace(unit_dir / LOCK_FILE)
+
+    def _init_key(self, unit: UnitConfig, unit_dir: Path, backend: bool,
                   backend_config: Mapping[str, Any] | None) -> str | None:
-        """What `init` depends on, hashed; None (never reused) when the unit's source cannot be hashed."""
+        """What `init` depends on, hashed; None (never reused) when the unit's code cannot be read or unit_dir is
+        not the unit's folder of this checkout."""
         if unit_dir.resolve() != self.unit_dir(unit).resolve():
             return None
-        from gitops_pipelines.core.changes.source import source_hash
+        from gitops_pipelines.core.changes.init_inputs import InitInputsUnknown, init_inputs_hash
 
         try:
-            source = source_hash(self.config, unit, self.config.root)
-        except Exception:  # noqa: BLE001 - code that does not parse is initialised afresh; syntax reports it
+            inputs = init_inputs_hash(self.config, unit, self.config.root)
+        except (InitInputsUnknown, OSError):
             return None
-        facts = [self.runner.version(), str(self.runner.cli_config()), str(unit_dir.resolve()),
-                 str(data_dir.resolve()), backend, sorted((k, str(v)) for k, v in (backend_config or {}).items()),
-                 source]
+        # Terraform records local modules relative to the code and remote ones by absolute path in the folder,
+        # so a commit's checkout anywhere can use a folder another checkout initialised
+        facts = [self.runner.version(), str(self.runner.cli_config()), unit.path, backend,
+                 sorted((k, str(v)) for k, v in (backend_config or {}).items()), inputs]
         return hashlib.sha256(json.dumps(facts).encode()).hexdigest()
 
     def project_environment(self, unit: UnitConfig, env_name: str) -> EnvironmentConfig:
@@ -154,9 +191,9 @@ def open_workspace(config_path: str | Path, *, plan_key: str | None = None, plan
     home = load_config(config_path)
     key = key_from_setting(plan_key.strip()) if plan_key and plan_key.strip() else None
     if not commit and not plan_store_url:  # the store opens on first use: `config check` writes no key file
-        return Workspace(home, log=log, plan_key=key)
+        return Workspace(home, log=log, plan_key=key, home_root=home.root)
     rules = load_config(at_commit(Path(config_path), rules_commit)) if rules_commit else home
     config = judged_config(rules, at_commit(Path(config_path), commit)) if commit else rules
     store = open_plan_store(plan_store_url or home.plan_store.url, home.root, key=key,
                             warn=log or (lambda message: None))
-    return Workspace(config, log=log, _store=store)
+    return Workspace(config, log=log, _store=store, home_root=home.root)

@@ -98,3 +98,31 @@ def test_a_merge_onto_a_lock_file_upgrade_is_refused_not_replanned(repo, clouds)
     assert f"{AWS}: version 5.100.0 in the plan, 5.102.0 in the checkout" in str(caught.value)
     assert not [line for line in deciding if line.startswith("$ terraform")], "no re-plan was made"
     assert merge_ws.store.latest("site", "test", "pr-3").plan_id == planned.plan_id
+
+
+def test_a_new_commit_that_changes_values_only_plans_without_init(tmp_path, clouds, cloud_env):
+    """The next pull request's head changes the bucket's tags: its checkout plans in the folder the first one
+    initialised, gets the lock file init wrote there, and its plan shows the new tags; a new module call inits."""
+    root = new_repo(tmp_path / "repo")
+    first = commit(root, {"gitops.yaml": GITOPS, ".gitignore": ".gitops/\n", "projects/site/main.tf": main_tf(BUCKET)},
+                   "site")
+    tags = '  tags = {\n    team = "web"\n  }\n'
+    tagged = commit(root, {"projects/site/main.tf": main_tf(BUCKET, body=tags)}, "tag the site")
+    local = commit(root, {"projects/site/naming/main.tf": 'output "name" {\n  value = "site"\n}\n',
+                          "projects/site/naming.tf": 'module "naming" {\n  source = "./naming"\n}\n'}, "naming")
+    commit(root, {"README.md": "main moved on\n"}, "later")  # so every commit runs on a worktree
+
+    def planned(sha: str):
+        lines: list[str] = []
+        ws = open_workspace(root / "gitops.yaml", plan_key=PLAN_KEY, log=lines.append, commit=sha)
+        return ws, stages.plan(ws, ws.config.unit("site"), "test", "pr-2"), lines
+
+    _, _, lines = planned(first)
+    assert [line for line in lines if line.startswith("$ terraform init")]
+    ws, result, lines = planned(tagged)
+    assert not [line for line in lines if line.startswith("$ terraform init")], lines
+    assert any("terraform init not repeated" in line for line in lines)
+    assert (ws.config.root / LOCK).is_file(), "the lock file init wrote is put back beside the code"
+    assert "team" in result.text and "1 to add" in result.summary()
+    _, _, lines = planned(local)
+    assert [line for line in lines if line.startswith("$ terraform init")], "a new module call needs init"

@@ -12,6 +12,7 @@ from gitops_pipelines.core import stages
 from gitops_pipelines.core.config import load_config
 from gitops_pipelines.core.errors import ConfigError
 from gitops_pipelines.core.plan_store import open_plan_store
+from gitops_pipelines.core.stages.plan import init_for
 from gitops_pipelines.core.workspace import Workspace
 from gitops_pipelines_tests.conftest import reset_clouds
 from gitops_pipelines_tests.fixtures.infra_repo import API_TOKEN, git
@@ -112,7 +113,8 @@ def test_the_stored_text_is_what_terraform_show_prints_of_the_stored_plan(planne
     planfile = tmp_path / "stored.tfplan"
     planfile.write_bytes(stored.plan_bytes())
     unit, env = ws.config.unit("storage"), ws.config.environment("test")
-    shown = ws.runner.show_text(ws.unit_dir(unit), planfile, data_dir=ws.data_dir(unit, "test"),
+    data_dir = init_for(ws, unit, env, reuse=True)  # the folder the plan was made in, initialised already
+    shown = ws.runner.show_text(ws.unit_dir(unit), planfile, data_dir=data_dir,
                                 env=env.process_env(credentials="plan"))
     assert stored.text() == ws.runner.redactor(shown) and result.text == stored.text()
 

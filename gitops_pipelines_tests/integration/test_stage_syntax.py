@@ -88,9 +88,9 @@ def test_unformatted_code_lists_file_and_diff_and_cli_exits_1(repo_copy):
     assert report["diagnostics"] == []  # the code is valid, only its layout is wrong
 
 
-def test_init_is_not_repeated_for_the_same_code_but_is_after_a_change_or_a_new_lock_file(repo_copy):
-    """One `init -backend=false` per unit and source: a re-run of the same commit reuses the data folder; other
-    code or another provider selection in the lock file initialises again."""
+def test_init_runs_only_for_what_init_reads_a_new_module_call_or_lock_file(repo_copy):
+    """One `init -backend=false` per unit and what init reads: a re-run, or code that changes only values,
+    reuses the data folder; a new module call or another provider selection in the lock file initialises again."""
     ws = _workspace(repo_copy)
     unit = ws.config.unit("storage")
 
@@ -103,7 +103,11 @@ def test_init_is_not_repeated_for_the_same_code_but_is_after_a_change_or_a_new_l
     assert inits() == 0
     lock = repo_copy / unit.path / ".terraform.lock.hcl"
     (repo_copy / unit.path / "extra.tf").write_text('locals {\n  extra = "x"\n}\n')
-    assert inits() == 1, "new code: init again"
+    assert inits() == 0, "values only: the initialised folder serves"
+    (repo_copy / unit.path / "naming").mkdir()
+    (repo_copy / unit.path / "naming" / "main.tf").write_text('output "name" {\n  value = "x"\n}\n')
+    (repo_copy / unit.path / "extra.tf").write_text('module "naming" {\n  source = "./naming"\n}\n')
+    assert inits() == 1, "a new module call: init again"
     assert inits() == 0
     text = lock.read_text()
     lock.write_text(text.replace("hashes = [", 'hashes = [\n    "h1:bm90LWEtcmVhbC1oYXNoLWJ1dC1hbm90aGVyLW9uZQ==",', 1))

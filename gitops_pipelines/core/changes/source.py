@@ -57,7 +57,7 @@ def source_manifest(config: GitopsConfig, unit: UnitConfig | str, checkout_root:
     files: dict[str, str] = {}
     _add_folder(files, root, unit_dir, skip=others)
     files.pop(_relative(root, unit_dir / LOCK_FILE), None)  # counted below, as the lock file in use
-    for module_dir in _local_modules(unit_dir):
+    for module_dir in local_modules(unit_dir):
         if module_dir != unit_dir:
             _add_folder(files, root, module_dir, skip=others - {module_dir}, private=MODULE_PRIVATE_DIRS,
                         without_lock=True)
@@ -70,11 +70,11 @@ def source_manifest(config: GitopsConfig, unit: UnitConfig | str, checkout_root:
     in_use = unit_dir / LOCK_FILE
     lock = in_use.read_bytes() if in_use.is_file() else lock_file
     entries = sorted(files.items())
-    entries.append(("(lock file in use)", _lock_selection(lock) if lock is not None else "none"))
+    entries.append(("(lock file in use)", lock_selection(lock) if lock is not None else "none"))
     return entries
 
 
-def _local_modules(unit_dir: Path) -> list[Path]:
+def local_modules(unit_dir: Path) -> list[Path]:
     """Every folder the unit sources by local path, directly or through other modules (cycles are fine)."""
     seen: list[Path] = []
     stack = [unit_dir]
@@ -115,7 +115,7 @@ def _relative(root: Path, path: Path) -> str:
     return Path(os.path.relpath(path, root)).as_posix()
 
 
-def _lock_selection(data: bytes) -> str:
+def lock_selection(data: bytes) -> str:
     """sha256 of what the lock file selects; of its bytes when it is no lock file Terraform would read."""
     try:
         providers = read_lock_file(data)

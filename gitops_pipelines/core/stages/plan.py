@@ -60,16 +60,14 @@ def init_for(ws: Workspace, unit: UnitConfig, env: EnvironmentConfig, unit_dir: 
              run_env: Mapping[str, str] | None = None, reuse: bool = False) -> Path:
     """Initialise the unit against the environment's backend in its own data folder; returns that folder.
 
-    run_env: what the stage's Terraform processes get (default: the deploy credentials). reuse: skip `init` when
-    the folder is already initialised for the same source, lock file and backend (Workspace.init)."""
-    data_dir = ws.data_dir(unit, env.name)
+    run_env: what the stage's Terraform processes get (default: the deploy credentials). reuse: a folder shared
+    by every commit that asks the same of init, initialised once (Workspace.initialised)."""
     unit_dir = unit_dir or ws.unit_dir(unit)
-    options = dict(data_dir=data_dir, backend_config=ws.backend_config(unit, env),
-                   env=env.process_env() if run_env is None else run_env)
+    options = dict(backend_config=ws.backend_config(unit, env), env=env.process_env() if run_env is None else run_env)
     if reuse:
-        ws.init(unit, unit_dir, **options)
-    else:
-        ws.runner.init(unit_dir, **options)
+        return ws.initialised(unit, unit_dir, env.name, **options)
+    data_dir = ws.data_dir(unit, env.name)
+    ws.runner.init(unit_dir, data_dir=data_dir, **options)
     return data_dir
 
 

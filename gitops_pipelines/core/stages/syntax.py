@@ -52,14 +52,13 @@ def syntax(ws: Workspace, unit: UnitConfig) -> SyntaxResult:
     """`fmt -check -diff -recursive`, `init -backend=false`, `validate -json`; never touches any cloud."""
     check_code(ws.config, unit, unreadable_ok=True)  # before `init` downloads and runs anything the change names
     unit_dir = ws.unit_dir(unit)
-    data_dir = ws.data_dir(unit, "syntax")
     fmt = ws.runner.fmt_check(unit_dir)
     unformatted = [line.strip() for line in fmt.stdout.splitlines() if _FMT_FILE.match(line.strip())]
     init_error = ""
-    try:
-        ws.init(unit, unit_dir, data_dir, backend=False)  # not repeated on a re-run of the same code
+    try:  # not repeated for code that asks the same of init (a re-run, or a change to resources only)
+        data_dir = ws.initialised(unit, unit_dir, "syntax", backend=False)
     except StageFailed as exc:  # validate still reports parse errors with file and line
-        init_error = str(exc)
+        init_error, data_dir = str(exc), ws.data_dir(unit, "syntax")
     report = ws.runner.validate_json(unit_dir, data_dir=data_dir)
     diagnostics = [_diagnostic(d) for d in report.get("diagnostics", [])]
     if init_error and not any(d.severity == "error" for d in diagnostics):
