@@ -91,3 +91,22 @@ def test_a_drift_check_waits_for_an_apply_holding_the_lock_then_reports_it_and_n
         assert b"apply-in-progress" in s3.get_object(Bucket="tfstate-test", Key=lock)["Body"].read()
     finally:
         s3.delete_object(Bucket="tfstate-test", Key=lock)
+
+
+def test_the_drift_plan_is_judged_by_the_policy_like_every_plan(deployed, moto_servers):
+    """main's code would change the bucket (a pending change) and the policy requires a tag it lacks: the drift
+    check says the plan that would bring the environment to main's code is denied, and names the rule."""
+    ws, unit, root = deployed
+    strict = ws.config.policy.model_copy(update={"required_tags": ["cost-center"]})
+    judged = Workspace(ws.config.model_copy(update={"policy": strict}), log=lambda line: None, _store=ws.store)
+    main_tf = root / "projects" / "storage" / "main.tf"
+    original = main_tf.read_text()
+    main_tf.write_text(original.replace('team        = "platform"', 'team        = "data"'))
+    try:
+        result = stages.drift(judged, unit, "test")
+        assert result.status == "pending_change" and not result.policy_passed
+        assert any(v.startswith("required-tags: ") and "cost-center" in v for v in result.policy_violations)
+        assert "the policy denies the plan to main's code" in result.summary()
+        assert stages.drift(ws, unit, "test").policy_passed, "the sample's own policy passes the same plan"
+    finally:
+        main_tf.write_text(original)

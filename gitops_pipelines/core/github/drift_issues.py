@@ -36,6 +36,9 @@ def drift_issue_body(result: Any, run_url: str | None, redact: Redactor | None =
     if result.pending:
         lines += ["", "Merged code that is not applied yet would also change: "
                   + ", ".join(code_span(redact(a)) for a in result.pending)]
+    if not getattr(result, "policy_passed", True):
+        lines += ["", ":no_entry: The security policy denies the plan that would undo it (main's code):", ""]
+        lines += [f"- {code_span(redact(v))}" for v in result.policy_violations]
     lines += ["", "**What to do:** undo the change by hand, or bring it into the code through a pull request "
                   "(approved and deployed like any change). This issue is closed by the first drift check that "
                   "finds no drift.", ""]

@@ -62,6 +62,9 @@ def _check_result(result) -> dg.AssetCheckResult:
                 "changes": dg.MetadataValue.json(result.changes)}
     if result.plan_id:  # what applying main's code would do, stored for review; applied only if a person chooses
         metadata["plan_id"] = result.plan_id
+    if result.status != "locked":  # the policy's verdict on that plan, as on every plan
+        metadata["policy"] = "passed" if result.policy_passed else "denied"
+        metadata["policy_violations"] = result.policy_violations
     return dg.AssetCheckResult(
         check_name=drift_check_name(result.environment), passed=result.status not in ("drift", "locked"),
         severity=dg.AssetCheckSeverity.WARN if result.status == "locked" else dg.AssetCheckSeverity.ERROR,
