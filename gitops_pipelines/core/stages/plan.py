@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pydantic import BaseModel
 
 from gitops_pipelines.core.changes.source import source_hash
+from gitops_pipelines.core.checkout import exclusive
 from gitops_pipelines.core.config import CredentialSet, EnvironmentConfig, UnitConfig
 from gitops_pipelines.core.git import head_sha as git_head_sha
 from gitops_pipelines.core.plan_store import PlanBinding, PlanRecord
@@ -67,7 +68,9 @@ def init_for(ws: Workspace, unit: UnitConfig, env: EnvironmentConfig, unit_dir: 
     if reuse:
         return ws.initialised(unit, unit_dir, env.name, **options)
     data_dir = ws.data_dir(unit, env.name)
-    ws.runner.init(unit_dir, data_dir=data_dir, **options)
+    # two inits of one folder at once collide on the module download ("destination path already exists")
+    with exclusive(data_dir.with_name(f"{data_dir.name}.lock"), 600.0, f"the init of {unit.name} ({env.name})"):
+        ws.runner.init(unit_dir, data_dir=data_dir, **options)
     return data_dir
 
 
