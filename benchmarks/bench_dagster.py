@@ -1,6 +1,6 @@
 """Materializing storage/test_plan through Dagster against running the core plan stage directly; same run, medians.
 
-    .venv/bin/python benchmarks/bench_dagster.py [--reps 5] [--executor in_process|spawn|forkserver|all]
+    .venv/bin/python benchmarks/bench_dagster.py [--reps 5] [--executor in_process|spawn|forkserver|threads|all]
 
 Starts its own moto servers, its own copy of the sample repository and a Dagster instance (SQLite) in a temp dir.
 Each repetition runs the core `plan()` and the Dagster run(s) in alternating order, each for a new change
@@ -35,15 +35,19 @@ from gitops_pipelines.core import stages  # noqa: E402
 from gitops_pipelines.core.workspace import open_workspace  # noqa: E402
 from gitops_pipelines.definitions import build_definitions  # noqa: E402
 from gitops_pipelines.defs import jobs  # noqa: E402
+from gitops_pipelines.defs.threads import side_by_side_threads  # noqa: E402
 from gitops_pipelines.core.vocabulary import PR_CHECKS_JOB  # noqa: E402
 from gitops_pipelines.defs.run_tags import change_tags  # noqa: E402
 from gitops_pipelines.resources import GitopsResource  # noqa: E402
-from gitops_pipelines_dev.infra import cloud_environ, git, make_infra_repo  # noqa: E402
+from gitops_pipelines_dev.infra import cloud_environ, git, make_infra_repo, module_releases  # noqa: E402
 from gitops_pipelines_dev.moto import MotoServer  # noqa: E402
 
 PLAN_KEY = "bench-plan-key"
 TEST_PLAN = dg.AssetKey(["storage", "test_plan"])
 TARGET_S = 1.0
+# what pr_checks ran on before the thread executor: step processes forked from a server that preloaded the code
+FORKSERVER = dg.multiprocess_executor.configured(
+    {"start_method": {"forkserver": {"preload_modules": ["gitops_pipelines.definitions"]}}})
 
 
 def _resource() -> GitopsResource:
@@ -52,10 +56,11 @@ def _resource() -> GitopsResource:
 
 
 def pr_checks_job():
-    """Module-level so a multiprocess run can rebuild the job in its step processes; BENCH_START_METHOD=spawn
-    gives it Dagster's default multiprocess executor instead of the configured forkserver one."""
-    if os.environ.get("BENCH_START_METHOD") == "spawn":
-        jobs.EXECUTORS[PR_CHECKS_JOB] = dg.multiprocess_executor
+    """Module-level so a multiprocess run can rebuild the job in its step processes; BENCH_START_METHOD picks
+    the executor: Dagster's default multiprocess one (spawn), the forkserver one, or the configured threads."""
+    executors = {"spawn": dg.multiprocess_executor, "forkserver": FORKSERVER, "threads": side_by_side_threads}
+    if os.environ.get("BENCH_START_METHOD") in executors:
+        jobs.EXECUTORS[PR_CHECKS_JOB] = executors[os.environ["BENCH_START_METHOD"]]
     return build_definitions(os.environ["GITOPS_CONFIG"], gitops=_resource()).resolve_job_def(PR_CHECKS_JOB)
 
 
@@ -90,13 +95,13 @@ def run_dagster(instance: dg.DagsterInstance, n: int, executor: str) -> float:
         ok = result.success
     else:
         os.environ["BENCH_START_METHOD"] = executor
-        jobs.EXECUTORS[PR_CHECKS_JOB] = jobs.side_by_side
         try:
             with dg.execute_job(dg.reconstructable(pr_checks_job), instance=instance, asset_selection=[TEST_PLAN],
                                 tags={"dagster/partition": key, **tags}) as result:
                 ok = result.success
         finally:
-            forkserver._forkserver._stop()  # a run worker's forkserver lives as long as the run worker
+            if executor != "threads":
+                forkserver._forkserver._stop()  # a run worker's forkserver lives as long as the run worker
     elapsed = time.perf_counter() - start
     if not ok:
         raise SystemExit(f"the Dagster run for {key} failed")
@@ -106,9 +111,10 @@ def run_dagster(instance: dg.DagsterInstance, n: int, executor: str) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--executor", choices=["in_process", "spawn", "forkserver", "all"], default="in_process")
+    parser.add_argument("--executor", choices=["in_process", "spawn", "forkserver", "threads", "all"],
+                        default="in_process")
     args = parser.parse_args()
-    executors = ["in_process", "spawn", "forkserver"] if args.executor == "all" else [args.executor]
+    executors = ["in_process", "spawn", "forkserver", "threads"] if args.executor == "all" else [args.executor]
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-dagster-")))
         servers = {}
@@ -118,7 +124,8 @@ def main() -> int:
         servers["test"].create_bucket("tfstate-test")
         infra = make_infra_repo(tmp / "infra")
         os.environ.update({**cloud_environ(servers), "GITOPS_CONFIG": str(infra / "gitops.yaml"),
-                           "BENCH_PLAN_STORE": str(tmp / "plans")})
+                           "BENCH_PLAN_STORE": str(tmp / "plans"),
+                           "GITOPS_GIT_CONFIG": str(module_releases(tmp / "module-releases"))})
         home = tmp / "dagster_home"
         home.mkdir()
         instance = stack.enter_context(dg.instance_for_test(temp_dir=str(home)))

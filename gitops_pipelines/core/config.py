@@ -15,7 +15,7 @@ from gitops_pipelines.core.errors import ConfigError
 from gitops_pipelines.core.redact import Redactor, looks_secret
 from gitops_pipelines.core.settings import (  # noqa: F401 - the sections are part of this module's API
     ApprovalSettings, DriftSettings, EnvironmentDrift, GitHubSettings, PlanStoreSettings, PolicySettings,
-    ReleaseSettings, SecuritySettings, TerraformSettings, _env_names, _Strict,
+    PrChecksSettings, ReleaseSettings, SecuritySettings, TerraformSettings, _env_names, _Strict,
 )
 
 DEFAULT_CONFIG = "gitops.yaml"
@@ -132,6 +132,7 @@ class GitopsConfig(_Strict):
     environments: list[EnvironmentConfig] = Field(min_length=1)
     ephemeral: EphemeralConfig = Field(default_factory=EphemeralConfig)
     units: list[UnitConfig] = Field(min_length=1)
+    pr_checks: PrChecksSettings = Field(default_factory=PrChecksSettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)

@@ -1,5 +1,6 @@
-"""The small, self-contained sections of gitops.yaml: terraform, plan_store, approvals, drift, policy, security,
-github, releases. Every model is strict (unknown keys are errors) and frozen; config.py assembles them into GitopsConfig."""
+"""The small, self-contained sections of gitops.yaml: terraform, plan_store, approvals, pr_checks, drift, policy,
+security, github, releases. Every model is strict (unknown keys are errors) and frozen; config.py assembles them into
+GitopsConfig."""
 
 from __future__ import annotations
 
@@ -86,9 +87,27 @@ class DriftSettings(_Strict):
     @field_validator("parallelism", mode="before")
     @classmethod
     def _not_a_bool(cls, value: Any) -> Any:
-        if isinstance(value, bool):
-            raise ValueError(f"must be a whole number >= 1 (got {value!r})")
-        return value
+        return _count(value)
+
+
+def _count(value: Any) -> Any:
+    if isinstance(value, bool):  # YAML `yes` would otherwise be 1
+        raise ValueError(f"must be a whole number >= 1 (got {value!r})")
+    return value
+
+
+class PrChecksSettings(_Strict):
+    """How many of a change's PR-time stages run at once."""
+
+    parallelism: int = Field(default=4, ge=1, description=(
+        "PR-time stage steps (syntax, ephemeral_test, first plan; one unit each) running at once in one pr_checks "
+        "run: the pr_checks executor's max_concurrent. It bounds one run; pull requests checked at the same time "
+        "each get their own run"))
+
+    @field_validator("parallelism", mode="before")
+    @classmethod
+    def _not_a_bool(cls, value: Any) -> Any:
+        return _count(value)
 
 
 class EnvironmentDrift(_Strict):

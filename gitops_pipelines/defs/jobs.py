@@ -11,6 +11,7 @@ from gitops_pipelines.core.vocabulary import (DRIFT, DRIFT_JOB, EPHEMERAL_TEST, 
 from gitops_pipelines.defs.drift import drift_executor
 from gitops_pipelines.defs.keys import key
 from gitops_pipelines.defs.partitions import changes
+from gitops_pipelines.defs.threads import side_by_side_threads
 
 # What the triggers decide (core) -> the job that does it (here).
 INTENT_JOBS = {Intent.CHECK: PR_CHECKS_JOB, Intent.PROMOTE: MERGE_JOB, Intent.RELEASE_MODULE: RELEASE_JOB}
@@ -37,15 +38,34 @@ def job_selections(config: GitopsConfig) -> dict[str, list[dg.AssetKey]]:
     return jobs
 
 
-# Checks of many units and drift of many projects are independent steps: one process each runs them side by side.
-# Each step process is forked from a forkserver that has imported Dagster and this code location once per run,
-# instead of a spawned interpreter importing them again (~2.5 s a step; benchmarks/bench_dagster.py).
-# A person waits on merge, release and prod_deploy (one chain, one step at a time): in-process saves even the fork.
-# Pools are enforced by both executors.
-# gitops_pipelines.definitions imports dagster and every module a step uses; building Definitions stays lazy.
-FORKSERVER = {"start_method": {"forkserver": {"preload_modules": ["gitops_pipelines.definitions"]}}}
-side_by_side = dg.multiprocess_executor.configured(FORKSERVER)
+# Checks of many units and drift of many projects are independent steps that mostly wait on Terraform processes:
+# the run's own process runs them side by side, each in a thread (defs/threads.py), so no step process has to
+# start and import Dagster and the code location again (seconds per run; benchmarks/bench_dagster.py).
+# A person waits on merge, release and prod_deploy (one chain, one step at a time): in-process.
+# Pools (the applies' `apply_<unit>_<env>`) are enforced by both executors.
+side_by_side = side_by_side_threads
 EXECUTORS = {PR_CHECKS_JOB: side_by_side, DRIFT_JOB: side_by_side}
+
+
+def pr_checks_executor(config: GitopsConfig) -> dg.ExecutorDefinition:
+    """The executor EXECUTORS names for pr_checks, running at most pr_checks.parallelism steps (one unit's syntax,
+    ephemeral_test or first plan each) at once: its max_concurrent, as drift.parallelism is drift's."""
+    executor = EXECUTORS[PR_CHECKS_JOB]
+    if executor.name == dg.in_process_executor.name:  # in-process runs one step at a time anyway
+        return executor
+    # configuring a configured executor again would silently keep the first config: start from the base one
+    settings = executor.apply_config_mapping({}).value
+    settings = settings.get("config", settings) if isinstance(settings, dict) else {}
+    base = dg.multiprocess_executor if executor.name == dg.multiprocess_executor.name else side_by_side_threads
+    return base.configured({**settings, "max_concurrent": config.pr_checks.parallelism})
+
+
+def _executor(config: GitopsConfig, job: str) -> dg.ExecutorDefinition:
+    if job == DRIFT_JOB:
+        return drift_executor(config)
+    if job == PR_CHECKS_JOB:
+        return pr_checks_executor(config)
+    return EXECUTORS.get(job, dg.in_process_executor)
 
 
 def build_jobs(config: GitopsConfig) -> dict:
@@ -59,7 +79,6 @@ def build_jobs(config: GitopsConfig) -> dict:
     return {
         name: dg.define_asset_job(name, selection=dg.AssetSelection.assets(*keys), description=descriptions[name],
                                   partitions_def=None if name == DRIFT_JOB else changes,
-                                  executor_def=drift_executor(config) if name == DRIFT_JOB
-                                  else EXECUTORS.get(name, dg.in_process_executor))
+                                  executor_def=_executor(config, name))
         for name, keys in job_selections(config).items() if keys
     }

@@ -67,7 +67,7 @@ def test_assets_jobs_and_schedule_follow_design(sample_env):
         "drift": {"storage__drift"},
     }
     executors = {job: repo.get_job(job).executor_def.name for job in jobs}
-    assert executors == {"pr_checks": "multiprocess", "drift": "multiprocess", "merge": "in_process",
+    assert executors == {"pr_checks": "side_by_side_threads", "drift": "side_by_side_threads", "merge": "in_process",
                          "release": "in_process", "prod_deploy": "in_process"}
     assert {(s.name, s.cron_schedule, s.job_name) for s in repo.schedule_defs} == {
         ("drift_test_schedule", "0 6 * * *", "drift_test"), ("drift_prod_schedule", "0 5 * * *", "drift_prod")}
@@ -132,29 +132,20 @@ def _pr_checks_job() -> dg.JobDefinition:
     return build_definitions(os.environ["GITOPS_TEST_CONFIG"]).resolve_job_def("pr_checks")
 
 
-def test_pr_checks_steps_run_side_by_side_in_processes_forked_from_a_preloaded_forkserver(sample_env, tmp_path,
-                                                                                            monkeypatch):
-    """pr_checks starts each step from a forkserver that imported the code location once, not a new interpreter
-    per step; the steps still run side by side in processes of their own, and their failures come back."""
-    from multiprocessing import forkserver
-
+def test_pr_checks_steps_run_side_by_side_in_the_run_process(sample_env, tmp_path, monkeypatch):
+    """pr_checks runs each step in a thread of the run's own process (no step process imports the code location
+    again); the steps still run at once, and their failures come back, each to its own step."""
     from gitops_pipelines_dev.infra import make_infra_repo
 
-    repo_def = build_definitions(SAMPLE / "gitops.yaml").get_repository_def()
-    config = repo_def.get_job("pr_checks").executor_def.apply_config_mapping({}).value["config"]
-    assert config["start_method"] == {"forkserver": {"preload_modules": ["gitops_pipelines.definitions"]}}
     repo = make_infra_repo(tmp_path / "repo")
     monkeypatch.setenv("GITOPS_TEST_CONFIG", str(repo / "gitops.yaml"))
     syntax = [dg.AssetKey(["storage", "syntax"]), dg.AssetKey(["bucket", "syntax"])]
-    try:
-        with dg.instance_for_test() as instance:
-            instance.add_dynamic_partitions("changes", ["pr-9"])
-            with dg.execute_job(dg.reconstructable(_pr_checks_job), instance=instance, raise_on_error=False,
-                                tags={"dagster/partition": "pr-9"}, asset_selection=syntax) as result:
-                events = result.all_events
-    finally:
-        forkserver._forkserver._stop()
-    failures = [e.step_failure_data.user_failure_data.description for e in events if e.is_step_failure]
-    assert len(failures) == 2 and all("does not say which commit" in f for f in failures)
-    pids = {e.pid for e in events if e.is_step_start}
-    assert len(pids) == 2 and os.getpid() not in pids
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("changes", ["pr-9"])
+        with dg.execute_job(dg.reconstructable(_pr_checks_job), instance=instance, raise_on_error=False,
+                            tags={"dagster/partition": "pr-9"}, asset_selection=syntax) as result:
+            events = result.all_events
+    failures = {e.step_key: e.step_failure_data.user_failure_data.description for e in events if e.is_step_failure}
+    assert set(failures) == {"storage__syntax", "bucket__syntax"}
+    assert all("does not say which commit" in f for f in failures.values())
+    assert {e.pid for e in events if e.is_step_start} == {os.getpid()}

@@ -87,7 +87,7 @@ def test_workspace_at_a_commit_keeps_one_plan_store(origin):
 
 
 # -- many at once ------------------------------------------------------------------------------------------------
-# Each racer is its own Python process, as Dagster's multiprocess executor runs `syntax` and `ephemeral_test`;
+# Each racer is its own Python process, as two runs at once are (one run's steps are threads: tested below);
 # all wait for one file so that they call checkout_commit in the same instant.
 RACER = """
 import json, os, sys, time

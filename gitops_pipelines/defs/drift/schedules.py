@@ -7,12 +7,14 @@ from gitops_pipelines.core.config import GitopsConfig
 from gitops_pipelines.core.vocabulary import DRIFT, DRIFT_JOB
 from gitops_pipelines.defs.drift.assets import drift_check_name
 from gitops_pipelines.defs.keys import key
+from gitops_pipelines.defs.threads import side_by_side_threads
 
 
 def drift_executor(config: GitopsConfig) -> dg.ExecutorDefinition:
-    """One step process per project, at most drift.parallelism at once; each step plans its environments one after
-    another, so no more than drift.parallelism drift plans (unit x environment) run in one drift run."""
-    return dg.multiprocess_executor.configured({"max_concurrent": config.drift.parallelism})
+    """One step per project, at most drift.parallelism at once, each in a thread of the run's process; each step
+    plans its environments one after another, so no more than drift.parallelism drift plans (unit x environment)
+    run in one drift run."""
+    return side_by_side_threads.configured({"max_concurrent": config.drift.parallelism})
 
 
 def drift_job_name(environment: str) -> str:
