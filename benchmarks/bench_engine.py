@@ -13,8 +13,9 @@ Starts its own moto servers and its own copy of the sample repository. Each repe
   process each, no dependency between them). They also check the Terraform version, read the commit, store the
   plan encrypted and run the policy.
 
---fresh-code appends a comment to the unit's main.tf before every repetition: new code, as a new commit is, so no
-`init` can be reused; without it every repetition re-checks the same code (a re-run, a retried check).
+--fresh-code changes a tag value in the unit's main.tf before every repetition: new code, as a new commit is
+(the product then reuses an initialised folder only because init reads nothing that changed: providers, module
+calls, backend and lock file are the same); without it every repetition re-checks the same code (a re-run).
 Prints medians, the ratio (target <= 0.75), and the CLI processes' own peak memory.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -36,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from gitops_pipelines.core.terraform import TerraformRunner  # noqa: E402
 from gitops_pipelines_dev.moto import MotoServer  # noqa: E402
-from gitops_pipelines_tests.fixtures.infra_repo import cloud_environ, make_infra_repo  # noqa: E402
+from gitops_pipelines_tests.fixtures.infra_repo import cloud_environ, make_infra_repo, module_releases  # noqa: E402
 
 UNIT = "projects/storage"
 TARGET = 0.75
@@ -128,8 +130,11 @@ def cli_side_by_side(repo: Path, env: dict[str, str], commands: list[list[str]],
 
 
 def touch_code(repo: Path, rep: int) -> None:
-    with (repo / UNIT / "main.tf").open("a") as f:
-        f.write(f"# benchmark repetition {rep}\n")
+    """A new value in the unit's code (a tag of its bucket), as a typical pull request changes: a new plan."""
+    main = repo / UNIT / "main.tf"
+    text = re.sub(r'\n    revision    = "[^"]*"', "", main.read_text())
+    main.write_text(text.replace('    team        = "platform"\n',
+                                 f'    team        = "platform"\n    revision    = "{rep}-{time.monotonic_ns()}"\n', 1))
 
 
 def main() -> int:
@@ -148,12 +153,13 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
             work = Path(tmp)
             repo = make_infra_repo(work / "repo")
+            git_config = module_releases(work / "module-releases")  # module sources' tags, served locally
             env = {**os.environ, **cloud_environ(servers), "GITOPS_PLAN_KEY": "bench-plan-key",
-                   "GITOPS_CONFIG": str(repo / "gitops.yaml")}
+                   "GITOPS_CONFIG": str(repo / "gitops.yaml"), "GITOPS_GIT_CONFIG": str(git_config)}
             # raw terraform gets exactly what the runner gives it: automation flags, its CLI config, the endpoint
             runner = TerraformRunner(provider_mirror=env["TF_PROVIDER_MIRROR"] or None)
             raw_env = {**env, "TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1",
-                       "TF_CLI_CONFIG_FILE": str(runner.cli_config())}
+                       "TF_CLI_CONFIG_FILE": str(runner.cli_config()), "GIT_CONFIG_GLOBAL": str(git_config)}
             paths = {
                 "plan": (lambda: raw_plan(repo, raw_env, work),
                          lambda: cli_side_by_side(repo, env, STAGES["plan"], peaks)),

@@ -10,7 +10,9 @@ closure as core/changes/source.py), each with its path from the checkout root:
 - any other block that may name a provider (`check`, `import`, an unknown one) whole;
 - the provider lock file in use, by the providers it selects.
 Arguments of resources, variables, outputs and locals do not count: `init` never reads them. A file that does
-not parse raises InitInputsUnknown, and the caller initialises afresh (validate reports the file).
+not parse raises InitInputsUnknown, and the caller initialises afresh (validate reports the file). A remote module
+is fetched again only when its source or version changes: a branch ref or a version range would keep what the
+first init fetched, which is one more reason the module_refs check accepts only release tags and exact versions.
 """
 
 from __future__ import annotations
