@@ -96,6 +96,27 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass
 
 
+def group_members(pgid: int) -> list[int]:
+    """The pids of one process group, read from /proc (Linux)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # exited while we looked
+        if int(fields[2]) == pgid:  # after the command: state, ppid, pgrp
+            members.append(int(stat.parent.name))
+    return sorted(members)
+
+
+def command_line(pid: int) -> list[str]:
+    """A process's argv from /proc, empty once it has exited."""
+    try:
+        return [a for a in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0") if a]
+    except OSError:
+        return []
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -150,14 +171,32 @@ class DagsterProcesses:
             except RuntimeError as exc:
                 raise RuntimeError(f"{exc}\n--- webserver log ---\n{self.webserver.log_tail()}") from None
             if self.with_daemon:
-                self.daemon = ManagedProcess(
-                    "dagster-daemon", [_bin("dagster-daemon"), "run", "-w", str(self.workspace)],
-                    self.env, self.cwd, self.log_dir / "dagster-daemon.log",
-                ).start()
+                self.start_daemon()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def start_daemon(self) -> ManagedProcess:
+        """(Re)start `dagster-daemon`, its output appended to the same log."""
+        self.daemon = ManagedProcess(
+            "dagster-daemon", [_bin("dagster-daemon"), "run", "-w", str(self.workspace)],
+            self.env, self.cwd, self.log_dir / "dagster-daemon.log",
+        ).start()
+        return self.daemon
+
+    def kill_daemon(self, timeout: float = 10.0) -> list[int]:
+        """SIGKILL the daemon's whole process group (its code servers and the run workers they launched), as a
+        lost machine would; waits until none of it is left. Returns the pids that were killed."""
+        assert self.daemon is not None and self.daemon.proc is not None, "no daemon started"
+        pgid = self.daemon.proc.pid
+        pids = group_members(pgid)
+        _signal_group(pgid, signal.SIGKILL)
+        self.daemon.proc.wait(timeout)
+        deadline = time.monotonic() + timeout
+        while _group_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return pids
 
     def check_alive(self) -> None:
         """Raise with the log tail if the webserver or the daemon has exited."""
@@ -337,6 +376,28 @@ class DagsterGraphQL:
                 parts.append(err.get("message") or "")
                 parts.extend(c.get("message") or "" for c in err.get("causes") or [])
         return "\n".join(p for p in parts if p)
+
+    def reexecute(self, run_id: str, strategy: str = "FROM_FAILURE") -> str:
+        """The run page's "Re-execute from failure" (or ALL_STEPS); returns the new run's id."""
+        data = self.query(
+            """mutation Reexecute($params: ReexecutionParams!) { launchPipelineReexecution(reexecutionParams: $params) {
+                 __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
+                 ... on InvalidSubsetError { message } ... on RunConflict { message }
+                 ... on UnauthorizedError { message } ... on RunConfigValidationInvalid { errors { message } } } }""",
+            {"params": {"parentRunId": run_id, "strategy": strategy}},
+        )["launchPipelineReexecution"]
+        if data["__typename"] != "LaunchRunSuccess":
+            raise GraphQLError(f"re-execution of {run_id}: {data}")
+        return data["run"]["runId"]
+
+    def terminate(self, run_id: str, force: bool = False) -> dict:
+        """The run page's "Terminate"; force: "Force termination" (marked canceled at once, for a dead worker)."""
+        return self.query(
+            """mutation Terminate($runId: String!, $policy: TerminateRunPolicy) {
+                 terminateRun(runId: $runId, terminatePolicy: $policy) { __typename
+                   ... on TerminateRunFailure { message } ... on PythonError { message } } }""",
+            {"runId": run_id, "policy": "MARK_AS_CANCELED_IMMEDIATELY" if force else "SAFE_TERMINATE"},
+        )["terminateRun"]
 
     # -- code locations --------------------------------------------------------------------------------------
     def locations(self) -> dict[str, dict]:

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from gitops_pipelines_dev.ports import free_port
@@ -102,13 +103,7 @@ class PostgresServer:
                  "--encoding=UTF8", "--no-sync"],
                 what="initdb",
             )
-            # fsync off: a throwaway server; durability costs seconds per test session.
-            options = f"-h {self.host} -p {self.port} -k {self.data_dir} -c fsync=off -c full_page_writes=off"
-            self._run(
-                [find_pg_bin("pg_ctl"), "-D", str(self.data_dir), "-o", options, "-l", str(self.log_file),
-                 "-w", "-t", "60", "start"],
-                what="pg_ctl start",
-            )
+            self._start_server()
             self.create_database(self.db_name)
         except Exception:
             self.stop()
@@ -121,12 +116,29 @@ class PostgresServer:
             return
         if (self.data_dir / "postmaster.pid").exists():
             try:
-                self._run([find_pg_bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"],
-                          what="pg_ctl stop", timeout=60)
+                self._stop_server()
             except RuntimeError:
                 pass
         shutil.rmtree(self.root, ignore_errors=True)
         self.root = None
+
+    def restart(self, down_for: float = 0.0) -> None:
+        """Stop the server (fast: every client is disconnected), stay down for down_for seconds, start it again on
+        the same data and port: what an upgrade or a failover does to the clients."""
+        assert self.root is not None, "server not started"
+        self._stop_server()
+        time.sleep(down_for)
+        self._start_server()
+
+    def _start_server(self) -> None:
+        # fsync off: a throwaway server; durability costs seconds per test session.
+        options = f"-h {self.host} -p {self.port} -k {self.data_dir} -c fsync=off -c full_page_writes=off"
+        self._run([find_pg_bin("pg_ctl"), "-D", str(self.data_dir), "-o", options, "-l", str(self.log_file),
+                   "-w", "-t", "60", "start"], what="pg_ctl start")
+
+    def _stop_server(self) -> None:
+        self._run([find_pg_bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"],
+                  what="pg_ctl stop", timeout=60)
 
     def __enter__(self) -> "PostgresServer":
         return self.start()

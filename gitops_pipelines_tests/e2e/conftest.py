@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,14 +39,22 @@ def e2e_dagster_home(tmp_path):
 def dagster_stack(e2e_infra, e2e_dagster_home, clouds, cloud_env, tmp_path):
     """dagster-daemon + dagster-webserver on 127.0.0.1 for the project's workspace.yaml; stopped after the test.
     The code location reads gitops.yaml from $GITOPS_CONFIG, as `make run` does."""
+    with running_stack(e2e_infra, e2e_dagster_home, cloud_env, tmp_path / "logs") as stack:
+        yield stack
+
+
+@contextmanager
+def running_stack(infra: Path, home: Path, cloud_env: Mapping[str, str], log_dir: Path,
+                  extra_env: Mapping[str, str] | None = None) -> Iterator[DagsterProcesses]:
+    """dagster_stack for any DAGSTER_HOME and sample repository (a module-scoped drill has no tmp_path)."""
     env = dict(os.environ)
     env.update(cloud_env)
     env.update({
-        "GITOPS_CONFIG": str(e2e_infra / "gitops.yaml"),
+        "GITOPS_CONFIG": str(infra / "gitops.yaml"),
         "GITOPS_PLAN_KEY": base64.b64encode(b"e2e-plan-key-0123456789abcdef!!!").decode(),
     })
-    stack = DagsterProcesses(e2e_dagster_home, PROJECT_ROOT / "workspace.yaml", cwd=PROJECT_ROOT, env=env,
-                             log_dir=tmp_path / "logs")
+    env.update(extra_env or {})
+    stack = DagsterProcesses(home, PROJECT_ROOT / "workspace.yaml", cwd=PROJECT_ROOT, env=env, log_dir=log_dir)
     stack.start()
     try:
         yield stack

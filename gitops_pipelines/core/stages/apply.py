@@ -7,12 +7,14 @@ import hashlib
 import os
 import secrets
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from gitops_pipelines.core.config import UnitConfig
-from gitops_pipelines.core.errors import LockFileChanged, PlanBindingMismatch, PlanRefused
+from gitops_pipelines.core.errors import LockFileChanged, PlanBindingMismatch, PlanRefused, PlanStale, StageFailed
 from gitops_pipelines.core.git import is_tracked
 from gitops_pipelines.core.plan_store import AppliedRecord, PlanRecord, StoredPlan
 from gitops_pipelines.core.plan_store.lock_file import LockFileUnreadable, ProviderChange, compare_lock_files
@@ -72,23 +74,37 @@ def apply(ws: Workspace, plan_id: str, *, environment: str | None = None, unit: 
     lock.before_init()
     # an apply is the one step that gets the environment's deploy credentials (a plan gets its plan_credentials)
     deploy_env = env.process_env(credentials="deploy")
-    data_dir = init_for(ws, unit_cfg, env, unit_dir, run_env=deploy_env)
-    lock.after_init()
-    with tempfile.TemporaryDirectory(prefix="gitops-apply-") as tmp:
-        planfile = Path(tmp) / "plan.tfplan"
-        planfile.write_bytes(stored.plan_bytes())
-        ws.runner.apply_plan(unit_dir, planfile, data_dir=data_dir, env=deploy_env)
-    # Providers fill computed attributes only when they read back; without this the next drift check would
-    # report those as changes made outside Terraform.
-    with ws.var_files(unit_dir, env) as var_files:
-        ws.runner.refresh_state(unit_dir, data_dir=data_dir, env=deploy_env, var_files=var_files)
-    state = ws.runner.state_pull(unit_dir, data_dir=data_dir, env=deploy_env)
+    with _naming(unit_cfg.name, env.name):
+        data_dir = init_for(ws, unit_cfg, env, unit_dir, run_env=deploy_env)
+        lock.after_init()
+        with tempfile.TemporaryDirectory(prefix="gitops-apply-") as tmp:
+            planfile = Path(tmp) / "plan.tfplan"
+            planfile.write_bytes(stored.plan_bytes())
+            ws.runner.apply_plan(unit_dir, planfile, data_dir=data_dir, env=deploy_env)
+        # Providers fill computed attributes only when they read back; without this the next drift check would
+        # report those as changes made outside Terraform.
+        with ws.var_files(unit_dir, env) as var_files:
+            ws.runner.refresh_state(unit_dir, data_dir=data_dir, env=deploy_env, var_files=var_files)
+        state = ws.runner.state_pull(unit_dir, data_dir=data_dir, env=deploy_env)
     outputs = _public_outputs(state)
     applied = AppliedRecord(plan_id=record.plan_id, applied_at=dt.datetime.now(dt.timezone.utc).isoformat(),
                             applied_by=applied_by, state_serial=state.get("serial"), outputs=outputs)
     ws.store.mark_applied(applied)
     return ApplyResult(plan_id=record.plan_id, unit=unit_cfg.name, environment=env.name, already_applied=False,
                        state_serial=applied.state_serial, outputs=outputs, applied_by=applied_by)
+
+
+@contextmanager
+def _naming(unit: str, environment: str) -> Iterator[None]:
+    """Terraform's failures name no unit or environment; the person reading the failed step needs both."""
+    try:
+        yield
+    except StageFailed as exc:
+        if exc.unit is not None:
+            raise
+        raise type(exc)(str(exc), unit=unit, environment=environment, output=exc.output) from None
+    except PlanStale as exc:
+        raise PlanStale(f"{unit}/{environment}: {exc}") from None
 
 
 def refuse_changed_lock_file(ws: Workspace, stored: StoredPlan) -> None:
