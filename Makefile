@@ -43,8 +43,11 @@ validate: $(STAMP)
 ## Benchmarks print ratios against raw Terraform (or core) measured in the same run; see benchmarks/README.md.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
-	$(BIN)/python benchmarks/bench_dagster.py
+	$(BIN)/python benchmarks/bench_dagster.py --executor all
+	$(BIN)/python benchmarks/bench_units.py
+	$(BIN)/python benchmarks/bench_pr_latency.py
 	$(BIN)/python benchmarks/bench_sensor.py
+	$(BIN)/python benchmarks/bench_policy.py
 
 clean:
 	rm -rf $(VENV) .gitops .dagster_home .run

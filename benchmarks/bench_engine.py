@@ -64,12 +64,14 @@ def run(argv: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] = (
     proc = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE)
     if proc.returncode not in ok:
-        raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.decode()[-2000:]}")
+        raise SystemExit(f"{' '.join(argv)} in {cwd} exited {proc.returncode}: {proc.stderr.decode()[-2000:]}")
     return time.perf_counter() - started
 
 
-def raw_plan(repo: Path, env: dict[str, str], work: Path) -> float:
-    """The commands of syntax and plan, straight to terraform, one after another."""
+def raw_plan(repo: Path, env: dict[str, str], work: Path, unit: str = UNIT, backend: list[str] = BACKEND) -> float:
+    """The commands of syntax and plan of `unit` (a folder of repo), straight to terraform, one after another,
+    with their data folders and plan file in `work`."""
+    work.mkdir(parents=True, exist_ok=True)
     syntax_env = {**env, "TF_DATA_DIR": str(work / "raw-syntax")}
     plan_env = {**env, "TF_DATA_DIR": str(work / "raw-test"), "AWS_ENDPOINT_URL": env["TEST_AWS_ENDPOINT"]}
     planfile = work / "raw.tfplan"
@@ -78,13 +80,13 @@ def raw_plan(repo: Path, env: dict[str, str], work: Path) -> float:
         (["terraform", "init", "-input=false", "-no-color", "-backend=false"], syntax_env, (0,)),
         (["terraform", "validate", "-json", "-no-color"], syntax_env, (0, 1)),
         (["terraform", "init", "-input=false", "-no-color", "-reconfigure",
-          *(f"-backend-config={c}" for c in BACKEND)], plan_env, (0,)),
+          *(f"-backend-config={c}" for c in backend)], plan_env, (0,)),
         (["terraform", "plan", "-input=false", "-no-color", "-detailed-exitcode", f"-out={planfile}",
           "-lock-timeout=30s", "-var-file=env/test.tfvars"], plan_env, (0, 2)),
         (["terraform", "show", "-json", "-no-color", str(planfile)], plan_env, (0,)),
         (["terraform", "show", "-no-color", str(planfile)], plan_env, (0,)),
     ]
-    return sum(run(argv, repo / UNIT, step_env, ok) for argv, step_env, ok in steps)
+    return sum(run(argv, repo / unit, step_env, ok) for argv, step_env, ok in steps)
 
 
 def raw_ephemeral(repo: Path, env: dict[str, str], work: Path) -> float:

@@ -32,7 +32,6 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -43,6 +42,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import dagster as dg  # noqa: E402
 import yaml  # noqa: E402
@@ -53,14 +53,13 @@ from gitops_pipelines.defs.run_tags import change_tags  # noqa: E402
 from gitops_pipelines.resources import GitopsResource  # noqa: E402
 from gitops_pipelines_dev.infra import cloud_environ, git, make_infra_repo, module_releases  # noqa: E402
 from gitops_pipelines_dev.moto import MotoServer  # noqa: E402
+from bench_engine import BACKEND as ENGINE_BACKEND, raw_plan  # noqa: E402
 
 PLAN_KEY = "bench-plan-key"
 SAMPLE_UNIT = "storage"
 STEP_END = (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE)
-# the test environment's backend, as gitops.yaml of the sample gives it (bench_engine.py's raw sequence)
-BACKEND = ["bucket=tfstate-test", "region=us-east-1", "use_lockfile=true", "use_path_style=true",
-           "skip_credentials_validation=true", "skip_requesting_account_id=true", "skip_metadata_api_check=true",
-           "skip_region_validation=true"]
+# the test environment's backend, as gitops.yaml of the sample gives it, without bench_engine.py's state key
+BACKEND = [c for c in ENGINE_BACKEND if not c.startswith("key=")]
 
 
 def unit_names(count: int) -> list[str]:
@@ -92,35 +91,9 @@ def set_parallelism(repo: Path, limit: int) -> None:
     path.write_text(f"{text}pr_checks: {{parallelism: {limit}}}\n")
 
 
-def run(argv: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] = (0,)) -> float:
-    """Seconds the command took."""
-    started = time.perf_counter()
-    proc = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE)
-    if proc.returncode not in ok:
-        raise SystemExit(f"{' '.join(argv)} in {cwd} exited {proc.returncode}: {proc.stderr.decode()[-2000:]}")
-    return time.perf_counter() - started
-
-
 def raw_unit(repo: Path, env: dict[str, str], work: Path, name: str) -> float:
-    """The naive sequence of one unit's syntax and plan, straight to terraform, one command after another."""
-    syntax_env = {**env, "TF_DATA_DIR": str(work / name / "raw-syntax")}
-    plan_env = {**env, "TF_DATA_DIR": str(work / name / "raw-test"), "AWS_ENDPOINT_URL": env["TEST_AWS_ENDPOINT"]}
-    planfile = work / name / "raw.tfplan"
-    backend = [*BACKEND, f"key={name}/terraform.tfstate"]
-    steps = [
-        (["terraform", "fmt", "-check", "-diff", "-recursive", "-no-color"], syntax_env, (0, 3)),
-        (["terraform", "init", "-input=false", "-no-color", "-backend=false"], syntax_env, (0,)),
-        (["terraform", "validate", "-json", "-no-color"], syntax_env, (0, 1)),
-        (["terraform", "init", "-input=false", "-no-color", "-reconfigure",
-          *(f"-backend-config={c}" for c in backend)], plan_env, (0,)),
-        (["terraform", "plan", "-input=false", "-no-color", "-detailed-exitcode", f"-out={planfile}",
-          "-lock-timeout=30s", "-var-file=env/test.tfvars"], plan_env, (0, 2)),
-        (["terraform", "show", "-json", "-no-color", str(planfile)], plan_env, (0,)),
-        (["terraform", "show", "-no-color", str(planfile)], plan_env, (0,)),
-    ]
-    (work / name).mkdir(parents=True, exist_ok=True)
-    return sum(run(argv, repo / "projects" / name, step_env, ok) for argv, step_env, ok in steps)
+    """The naive sequence of one unit's syntax and plan (bench_engine.py's), one command after another."""
+    return raw_plan(repo, env, work / name, unit=f"projects/{name}", backend=[*BACKEND, f"key={name}/terraform.tfstate"])
 
 
 def pr_checks_job() -> dg.JobDefinition:
