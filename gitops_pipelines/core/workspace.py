@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -92,13 +93,14 @@ class Workspace:
 
         with exclusive(data_dir.with_name(f"{data_dir.name}.lock"), 600.0, f"the init of {unit.name} ({target})"):
             if (data_dir / INIT_STAMP).is_file():
+                os.utime(data_dir / INIT_STAMP)  # used now: kept by prune_unused_folders
                 self._restore_lock_file(unit_dir, data_dir)
                 if self.log is not None:
                     self.log(f"{unit.name}: terraform init not repeated: {data_dir} is initialised for the same "
                              "providers, modules, backend and lock file")
                 return data_dir
             committed = (unit_dir / LOCK_FILE).is_file()
-            shutil.rmtree(data_dir, ignore_errors=True)  # what a killed init left behind
+            _remove(data_dir)  # what a killed init left behind, or an alias of a folder deleted since
             data_dir.mkdir(parents=True)
             self.runner.init(unit_dir, data_dir=data_dir, backend=backend, backend_config=backend_config, env=env)
             if not committed and (unit_dir / LOCK_FILE).is_file():
@@ -111,6 +113,7 @@ class Workspace:
                 tmp = data_dir.with_name(f"{alias.name}.{os.getpid()}.{threading.get_ident()}")
                 tmp.symlink_to(data_dir.name)
                 tmp.replace(alias)
+        prune_unused_folders(data_dir.parent, keep=data_dir)
         return data_dir
 
     @staticmethod
@@ -171,6 +174,43 @@ class Workspace:
             json.dump(variables, tmp)
             tmp.flush()
             yield [*files, tmp.name]
+
+
+KEEP_UNUSED_DAYS = 14  # an initialised folder no check has used for this long is deleted when a new one is made
+
+
+def prune_unused_folders(parent: Path, *, keep: Path, days: float = KEEP_UNUSED_DAYS) -> list[Path]:
+    """Delete the initialised folders in `parent` (one unit and target) that no stage used for `days`, and aliases
+    of folders gone; never `keep`, and never one a stage holds the lock of (it is being made or reused right now).
+    Returns what was deleted."""
+    from gitops_pipelines.core.checkout import CheckoutFailed, exclusive
+
+    cutoff, deleted = time.time() - days * 86400, []
+    for entry in sorted(parent.iterdir()):
+        if entry.name == keep.name or "." in entry.name:  # lock files and half-made aliases
+            continue
+        if entry.is_symlink():
+            if not entry.exists():
+                entry.unlink(missing_ok=True)
+                deleted.append(entry)
+            continue
+        try:
+            with exclusive(entry.with_name(f"{entry.name}.lock"), 0.0, f"the init folder {entry}"):
+                stamp = entry / INIT_STAMP
+                used = (stamp if stamp.is_file() else entry).stat().st_mtime
+                if used < cutoff:
+                    _remove(entry)
+                    deleted.append(entry)
+        except (CheckoutFailed, OSError):  # in use, or gone already
+            continue
+    return deleted
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink():
+        path.unlink(missing_ok=True)
+    elif path.exists():
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def open_workspace(config_path: str | Path, *, plan_key: str | None = None, plan_store_url: str | None = None,

@@ -3,6 +3,8 @@ folder usable; a new provider, module call, module version, backend or lock file
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -89,3 +91,39 @@ def test_a_file_that_does_not_parse_leaves_it_unknown(repo):
     (repo / "projects/site/broken.tf").write_text('resource "aws_s3_bucket" "x" {\n')
     with pytest.raises(InitInputsUnknown, match="broken.tf"):
         digest(repo)
+
+
+# -- initialised folders that nothing uses any more (core/workspace.py prune_unused_folders) -------------------
+def _folder(parent: Path, name: str, *, days_ago: float) -> Path:
+    from gitops_pipelines.core.workspace import INIT_STAMP
+
+    folder = parent / name
+    (folder / "providers").mkdir(parents=True)
+    (folder / INIT_STAMP).write_text(name)
+    when = time.time() - days_ago * 86400
+    os.utime(folder / INIT_STAMP, (when, when))
+    return folder
+
+
+def test_folders_unused_for_two_weeks_go_and_the_rest_stay(tmp_path):
+    from gitops_pipelines.core.workspace import prune_unused_folders
+
+    new = _folder(tmp_path, "a" * 24, days_ago=30)  # the one just made: kept whatever its age
+    recent = _folder(tmp_path, "b" * 24, days_ago=3)
+    stale = _folder(tmp_path, "c" * 24, days_ago=20)
+    (tmp_path / ("d" * 24)).symlink_to(stale.name)  # an alias of the stale one
+    (tmp_path / ("e" * 24)).symlink_to("f" * 24)  # an alias of a folder deleted by hand
+    assert prune_unused_folders(tmp_path, keep=new) == [stale, tmp_path / ("d" * 24), tmp_path / ("e" * 24)]
+    assert new.is_dir() and recent.is_dir() and not stale.exists()
+    assert prune_unused_folders(tmp_path, keep=new) == []
+
+
+def test_a_folder_a_stage_holds_is_never_deleted(tmp_path):
+    from gitops_pipelines.core.checkout import exclusive
+    from gitops_pipelines.core.workspace import prune_unused_folders
+
+    keep = _folder(tmp_path, "a" * 24, days_ago=0)
+    held = _folder(tmp_path, "b" * 24, days_ago=100)
+    with exclusive(tmp_path / f"{held.name}.lock", 1.0, "a stage using it"):
+        assert prune_unused_folders(tmp_path, keep=keep) == []
+    assert held.is_dir()
