@@ -40,7 +40,7 @@ from gitops_pipelines.core.vocabulary import PR_CHECKS_JOB  # noqa: E402
 from gitops_pipelines.defs.run_tags import change_tags  # noqa: E402
 from gitops_pipelines.resources import GitopsResource  # noqa: E402
 from gitops_pipelines_dev.infra import cloud_environ, git, make_infra_repo, module_releases  # noqa: E402
-from gitops_pipelines_dev.moto import MotoServer  # noqa: E402
+from gitops_pipelines_dev.moto import start_clouds  # noqa: E402
 
 PLAN_KEY = "bench-plan-key"
 TEST_PLAN = dg.AssetKey(["storage", "test_plan"])
@@ -117,11 +117,7 @@ def main() -> int:
     executors = ["in_process", "spawn", "forkserver", "threads"] if args.executor == "all" else [args.executor]
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-dagster-")))
-        servers = {}
-        for name in ("test", "prod", "sandbox"):
-            servers[name] = MotoServer(name, log_dir=tmp).start()
-            stack.callback(servers[name].stop)
-        servers["test"].create_bucket("tfstate-test")
+        servers = start_clouds(stack, tmp)
         infra = make_infra_repo(tmp / "infra")
         os.environ.update({**cloud_environ(servers), "GITOPS_CONFIG": str(infra / "gitops.yaml"),
                            "BENCH_PLAN_STORE": str(tmp / "plans"),

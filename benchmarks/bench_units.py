@@ -52,7 +52,7 @@ from gitops_pipelines.definitions import build_definitions  # noqa: E402
 from gitops_pipelines.defs.run_tags import change_tags  # noqa: E402
 from gitops_pipelines.resources import GitopsResource  # noqa: E402
 from gitops_pipelines_dev.infra import cloud_environ, git, make_infra_repo, module_releases  # noqa: E402
-from gitops_pipelines_dev.moto import MotoServer  # noqa: E402
+from gitops_pipelines_dev.moto import start_clouds  # noqa: E402
 from bench_engine import BACKEND as ENGINE_BACKEND, raw_plan  # noqa: E402
 
 PLAN_KEY = "bench-plan-key"
@@ -178,11 +178,7 @@ def main() -> int:
     peaks: dict[int, int] = {limit: 0 for limit in limits}
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-units-")))
-        servers = {}
-        for name in ("test", "prod", "sandbox"):
-            servers[name] = MotoServer(name, log_dir=tmp).start()
-            stack.callback(servers[name].stop)
-        servers["test"].create_bucket("tfstate-test")
+        servers = start_clouds(stack, tmp)
         repo = make_repo(tmp / "infra", names)
         git_config = module_releases(tmp / "module-releases")
         os.environ.update({**cloud_environ(servers), "GITOPS_GIT_CONFIG": str(git_config),

@@ -138,3 +138,15 @@ def stop_all(servers) -> None:
     for s in servers:
         s.stop()
 
+
+
+def start_clouds(stack, log_dir: Path, names: tuple[str, ...] = ("test", "prod", "sandbox")) -> dict[str, MotoServer]:
+    """One moto server per environment, each stopped when `stack` (an ExitStack) closes; the test environment's
+    state bucket is created, as the sample's gitops.yaml expects it."""
+    servers = {}
+    for name in names:
+        servers[name] = MotoServer(name, log_dir=log_dir).start()
+        stack.callback(servers[name].stop)
+    if "test" in servers:
+        servers["test"].create_bucket("tfstate-test")
+    return servers
