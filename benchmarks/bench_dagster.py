@@ -8,10 +8,11 @@ Each repetition runs the core `plan()` and the Dagster run(s) in alternating ord
 
 in_process (the default) is what merge, release, prod_deploy and the asset graph's Materialize use: the step
 runs in the run's own process, so the overhead is Dagster's bookkeeping (run, events, one log event per Terraform
-line). pr_checks and drift run many independent steps side by side, one process each: `spawn` is Dagster's default
-(every step process a new interpreter importing dagster and the code location), `forkserver` what defs/jobs.py
-configures (step processes forked from a server that imported them once). A run worker starts its own forkserver,
-so this script stops it after every run: each run pays for that start, as it does in a deployment.
+line). pr_checks and drift run many independent steps side by side: `threads` is what defs/jobs.py configures
+(each step a thread of the run's process, defs/threads.py); for comparison, `spawn` is Dagster's multiprocess
+default (every step process a new interpreter importing dagster and the code location) and `forkserver` forks
+step processes from a server that imported them once. A run worker starts its own forkserver, so this script stops
+it after every run: each run pays for that start, as it does in a deployment.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from gitops_pipelines.core import stages  # noqa: E402
 from gitops_pipelines.core.workspace import open_workspace  # noqa: E402
 from gitops_pipelines.definitions import build_definitions  # noqa: E402
 from gitops_pipelines.defs import jobs  # noqa: E402
-from gitops_pipelines.defs.threads import side_by_side_threads  # noqa: E402
 from gitops_pipelines.core.vocabulary import PR_CHECKS_JOB  # noqa: E402
 from gitops_pipelines.defs.run_tags import change_tags  # noqa: E402
 from gitops_pipelines.resources import GitopsResource  # noqa: E402
@@ -58,9 +58,10 @@ def _resource() -> GitopsResource:
 def pr_checks_job():
     """Module-level so a multiprocess run can rebuild the job in its step processes; BENCH_START_METHOD picks
     the executor: Dagster's default multiprocess one (spawn), the forkserver one, or the configured threads."""
-    executors = {"spawn": dg.multiprocess_executor, "forkserver": FORKSERVER, "threads": side_by_side_threads}
-    if os.environ.get("BENCH_START_METHOD") in executors:
-        jobs.EXECUTORS[PR_CHECKS_JOB] = executors[os.environ["BENCH_START_METHOD"]]
+    executors = {"spawn": dg.multiprocess_executor, "forkserver": FORKSERVER}
+    if os.environ.get("BENCH_START_METHOD") in executors:  # else the configured threads
+        chosen = executors[os.environ["BENCH_START_METHOD"]]
+        jobs.pr_checks_executor = lambda config: chosen
     return build_definitions(os.environ["GITOPS_CONFIG"], gitops=_resource()).resolve_job_def(PR_CHECKS_JOB)
 
 

@@ -43,21 +43,10 @@ def job_selections(config: GitopsConfig) -> dict[str, list[dg.AssetKey]]:
 # start and import Dagster and the code location again (seconds per run; benchmarks/bench_dagster.py).
 # A person waits on merge, release and prod_deploy (one chain, one step at a time): in-process.
 # Pools (the applies' `apply_<unit>_<env>`) are enforced by both executors.
-side_by_side = side_by_side_threads
-EXECUTORS = {PR_CHECKS_JOB: side_by_side, DRIFT_JOB: side_by_side}
-
-
 def pr_checks_executor(config: GitopsConfig) -> dg.ExecutorDefinition:
-    """The executor EXECUTORS names for pr_checks, running at most pr_checks.parallelism steps (one unit's syntax,
-    ephemeral_test or first plan each) at once: its max_concurrent, as drift.parallelism is drift's."""
-    executor = EXECUTORS[PR_CHECKS_JOB]
-    if executor.name == dg.in_process_executor.name:  # in-process runs one step at a time anyway
-        return executor
-    # configuring a configured executor again would silently keep the first config: start from the base one
-    settings = executor.apply_config_mapping({}).value
-    settings = settings.get("config", settings) if isinstance(settings, dict) else {}
-    base = dg.multiprocess_executor if executor.name == dg.multiprocess_executor.name else side_by_side_threads
-    return base.configured({**settings, "max_concurrent": config.pr_checks.parallelism})
+    """At most pr_checks.parallelism steps (one unit's syntax, ephemeral_test or first plan each) at once, as
+    drift.parallelism bounds drift."""
+    return side_by_side_threads.configured({"max_concurrent": config.pr_checks.parallelism})
 
 
 def _executor(config: GitopsConfig, job: str) -> dg.ExecutorDefinition:
@@ -65,7 +54,7 @@ def _executor(config: GitopsConfig, job: str) -> dg.ExecutorDefinition:
         return drift_executor(config)
     if job == PR_CHECKS_JOB:
         return pr_checks_executor(config)
-    return EXECUTORS.get(job, dg.in_process_executor)
+    return dg.in_process_executor
 
 
 def build_jobs(config: GitopsConfig) -> dict:

@@ -88,9 +88,7 @@ def _most_at_once(windows: dict[str, tuple[float, float]]) -> int:
 
 
 def test_pr_checks_parallelism_is_the_executors_max_concurrent(tmp_path):
-    """Definitions only: each job its own setting, on the executor defs/jobs.py names for it."""
-    from gitops_pipelines.core.vocabulary import PR_CHECKS_JOB
-    from gitops_pipelines.defs.jobs import EXECUTORS
+    """Definitions only: each job its own setting, on the thread executor (defs/threads.py)."""
 
     (tmp_path / "projects/storage").mkdir(parents=True)
     (tmp_path / "gitops.yaml").write_text(
@@ -98,7 +96,7 @@ def test_pr_checks_parallelism_is_the_executors_max_concurrent(tmp_path):
         "pr_checks: {parallelism: 3}\ndrift: {parallelism: 5}\n")
     repo = build_definitions(tmp_path / "gitops.yaml").get_repository_def()
     executor = repo.get_job("pr_checks").executor_def
-    assert executor.name == EXECUTORS[PR_CHECKS_JOB].name
+    assert executor.name == "side_by_side_threads"
     assert executor.apply_config_mapping({}).value["config"]["max_concurrent"] == 3
     assert repo.get_job("drift").executor_def.apply_config_mapping({}).value["config"]["max_concurrent"] == 5
 
