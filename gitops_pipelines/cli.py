@@ -20,6 +20,7 @@ from typing import Any
 
 from gitops_pipelines.core import stages
 from gitops_pipelines.core.changes.consumers import module_consumers, repository_tags
+from gitops_pipelines.core.changes.repositories import other_mains
 from gitops_pipelines.core.audit import audit_rows, parse_since, to_csv, to_text
 from gitops_pipelines.core.config import resolve_config_path
 from gitops_pipelines.core.errors import ConfigError, GitopsError
@@ -249,7 +250,7 @@ def _module_refs(ws: Workspace, args):
 
 
 def _modules_consumers(ws: Workspace, args):
-    report = module_consumers(ws.config, args.module, repository_tags(ws.config))
+    report = module_consumers(ws.config, args.module, repository_tags(ws.config), elsewhere=other_mains(ws.config))
     return report.to_json(), report.text(), EXIT_OK
 
 

@@ -11,6 +11,7 @@ import warnings
 import dagster as dg
 
 from gitops_pipelines.core.config import load_config, resolve_config_path
+from gitops_pipelines.core.errors import ConfigError
 from gitops_pipelines.defs import build_defs
 from gitops_pipelines.resources import GitopsResource
 from gitops_pipelines.resources.github import WEBHOOK_DB_ENV, GitHubResource, no_github
@@ -47,3 +48,27 @@ def _project_rules(spec: dg.AssetSpec) -> dg.AssetSpec:
 @dg.definitions
 def defs() -> dg.Definitions:
     return build_definitions()
+
+
+# One code location per repository (a layout of several): workspace.yaml names this module once per repository,
+# with `attribute: <name>`; that location reads the gitops.yaml $GITOPS_CONFIG_<NAME> names (e.g. attribute
+# `modules`: $GITOPS_CONFIG_MODULES). Each repository keeps its own gitops.yaml and is judged by it.
+CONFIG_ENV_PREFIX = "GITOPS_CONFIG_"
+_LOCATIONS: dict[str, dg.Definitions] = {}
+
+
+def location_env(name: str) -> str:
+    return CONFIG_ENV_PREFIX + name.upper().replace("-", "_")
+
+
+def __getattr__(name: str) -> dg.Definitions:
+    if name.startswith("_"):
+        raise AttributeError(name)
+    env = location_env(name)
+    if not os.environ.get(env):
+        raise ConfigError(f"workspace.yaml loads attribute {name!r} of gitops_pipelines.definitions, a code location "
+                          f"per repository, but ${env} is not set: set it to that repository's gitops.yaml "
+                          "(or use attribute `defs` with $GITOPS_CONFIG for one repository)", field="attribute")
+    if name not in _LOCATIONS:
+        _LOCATIONS[name] = build_definitions(os.environ[env])
+    return _LOCATIONS[name]

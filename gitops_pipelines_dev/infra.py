@@ -45,8 +45,53 @@ def release_tag(repo: Path, tag: str = SAMPLE_RELEASE, ref: str = "HEAD") -> Non
 def serve_repository(repo: Path, config: Path, url: str = SAMPLE_REPOSITORY) -> Path:
     """A git config (for `terraform.git_config`) under which `url` is fetched from the local repository `repo`,
     so the sample's `git::https://github.com/acme/infra.git//...` module sources resolve with no network."""
-    config.write_text(f'[url "file://{Path(repo).resolve()}"]\n\tinsteadOf = {url}\n')
+    return serve_repositories({url: repo}, config)
+
+
+def serve_repositories(repos: dict[str, Path], config: Path) -> Path:
+    """serve_repository for several: {URL as module sources name it: local repository}."""
+    config.write_text("".join(f'[url "file://{Path(repo).resolve()}"]\n\tinsteadOf = {url}\n'
+                              for url, repo in repos.items()))
     return config
+
+
+# The mixed layout (a modules repository and a projects repository), built from the sample and sample_mixed/.
+SAMPLE_MIXED = Path(__file__).resolve().parent / "sample_mixed"
+MODULES_REPOSITORY, PROJECTS_REPOSITORY = "acme/modules", "acme/projects"
+
+
+def github_url(repository: str) -> str:
+    return f"https://github.com/{repository}.git"
+
+
+def mixed_layout() -> dict[str, dict[str, str]]:
+    """{owner/name: {path: text}}: acme/modules holds the sample's bucket module; acme/projects its storage project,
+    pinned to acme/modules' release instead of acme/infra's, and a web project; each its own gitops.yaml."""
+    def files(root: Path, under: str = "") -> dict[str, str]:
+        base = root / under if under else root
+        return {str(p.relative_to(root)): p.read_text() for p in sorted(base.rglob("*")) if p.is_file()}
+
+    storage = {path: text.replace(SAMPLE_REPOSITORY, github_url(MODULES_REPOSITORY))
+               for path, text in files(SAMPLE, "projects").items()}
+    return {MODULES_REPOSITORY: {**files(SAMPLE, "modules"), **files(SAMPLE_MIXED / "modules")},
+            PROJECTS_REPOSITORY: {**storage, **files(SAMPLE_MIXED / "projects")}}
+
+
+def make_mixed_repos(dest: Path) -> dict[str, Path]:
+    """The mixed layout as two git repositories under dest (`acme__modules`, `acme__projects`), one commit each on
+    main, the module released as SAMPLE_RELEASE; returns {owner/name: path}."""
+    made = {}
+    for name, content in mixed_layout().items():
+        repo = dest / name.replace("/", "__")
+        for path, text in content.items():
+            (repo / path).parent.mkdir(parents=True, exist_ok=True)
+            (repo / path).write_text(text)
+        git(repo, "init", "-q", "-b", "main")
+        git(repo, "-c", "user.name=test", "-c", "user.email=test@example.com", "add", "-A")
+        git(repo, "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-q", "-m", "initial")
+        made[name] = repo
+    release_tag(made[MODULES_REPOSITORY])
+    return made
 
 
 def module_releases(dest: Path) -> Path:

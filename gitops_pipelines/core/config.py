@@ -15,7 +15,7 @@ from gitops_pipelines.core.errors import ConfigError
 from gitops_pipelines.core.redact import Redactor, looks_secret
 from gitops_pipelines.core.settings import (  # noqa: F401 - the sections are part of this module's API
     ApprovalSettings, DriftSettings, EnvironmentDrift, GitHubSettings, PlanStoreSettings, PolicySettings,
-    PrChecksSettings, ReleaseSettings, SecuritySettings, TerraformSettings, _env_names, _Strict,
+    PrChecksSettings, ReleaseSettings, RepositorySettings, SecuritySettings, TerraformSettings, _env_names, _Strict,
 )
 
 DEFAULT_CONFIG = "gitops.yaml"
@@ -129,7 +129,8 @@ class GitopsConfig(_Strict):
     # declared before `environments`, so that their validator sees it
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings,
                                         description="the default for environments that set no `approvals`")
-    environments: list[EnvironmentConfig] = Field(min_length=1)
+    environments: list[EnvironmentConfig] = Field(default_factory=list, description=(
+        "where projects are deployed, in promotion order; a repository of modules only may list none"))
     ephemeral: EphemeralConfig = Field(default_factory=EphemeralConfig)
     units: list[UnitConfig] = Field(min_length=1)
     pr_checks: PrChecksSettings = Field(default_factory=PrChecksSettings)
@@ -138,6 +139,9 @@ class GitopsConfig(_Strict):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     github: GitHubSettings | None = None
     releases: ReleaseSettings = Field(default_factory=ReleaseSettings)
+    repositories: list[RepositorySettings] = Field(default_factory=list, description=(
+        "other repositories whose module releases this one's units may source, and where this one's modules "
+        "are used (consumers, bump pull requests)"))
     allow_env: list[str] = Field(default_factory=list,
                                  description="secret-looking environment variables `${VAR}` may read (read first)")
     rules_owners: list[str] = Field(
@@ -177,8 +181,23 @@ class GitopsConfig(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _repositories_are_others(self) -> "GitopsConfig":
+        if self.repositories and self.github is None:
+            raise ValueError("repositories: other repositories are reached through GitHub; add a `github:` "
+                             "section naming this repository")
+        names = [r.name.lower() for r in self.repositories]
+        _no_duplicates(names, "repository")
+        if self.github is not None and self.github.repository.lower() in names:
+            raise ValueError(f"repositories: {self.github.repository} is this repository (github.repository); "
+                             "list only the others")
+        return self
+
+    @model_validator(mode="after")
     def _units_use_known_environments(self) -> "GitopsConfig":
         known = [e.name for e in self.environments]
+        if self.projects and not known:
+            raise ValueError(f"environments: project {self.projects[0].name!r} is deployed somewhere, but no "
+                             "environment is declared; add one (name, env, credentials)")
         for i, unit in enumerate(self.units):
             if unit.kind == "module" and unit.environments:
                 raise ValueError(f"units[{i}].environments: module {unit.name!r} is never deployed; remove environments")

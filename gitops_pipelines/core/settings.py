@@ -177,6 +177,17 @@ class GitHubSettings(_Strict):
     work_item_patterns: list[str] = Field(default_factory=lambda: list(WORK_ITEM_PATTERNS))
 
 
+class RepositorySettings(_Strict):
+    """Another repository of the same GitHub that this one shares modules with (the mixed layout: a modules
+    repository and a projects repository, say). Each repository is a Dagster code location of its own, judged by
+    its own gitops.yaml on its own main; this list only says where modules come from and go to."""
+
+    name: str = Field(pattern=r"^[\w.-]+/[\w.-]+$", description="owner/name on the GitHub of `github:`")
+    url: str | None = Field(default=None, description=(
+        "where git reads it (module sources name it so); default: https://<github.web_url host>/<name>.git"))
+    main_branch: str = Field(default="main", description="the branch whose code is what the repository runs")
+
+
 def _env_names(names: list[str]) -> list[str]:
     for name in names:
         if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):

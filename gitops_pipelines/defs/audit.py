@@ -44,10 +44,19 @@ def _metadata(record) -> dict[str, Any]:
     return {name: value.value for name, value in record.asset_materialization.metadata.items()}
 
 
+def audit_key(config: GitopsConfig) -> dg.AssetKey:
+    """`audit/production_changes`; in a layout of several repositories (gitops.yaml lists `repositories:`), each
+    one's code location has its own: `audit/<owner>/<name>/production_changes`, since asset keys are
+    instance-wide."""
+    if config.repositories and config.github is not None:
+        return dg.AssetKey(["audit", *config.github.repository.split("/"), "production_changes"])
+    return dg.AssetKey(["audit", "production_changes"])
+
+
 def audit_asset(config: GitopsConfig) -> dg.AssetsDefinition:
     last = config.environments[-1].name
 
-    @dg.asset(key=dg.AssetKey(["audit", "production_changes"]), group_name="audit",
+    @dg.asset(key=audit_key(config), group_name="audit",
               description=f"every apply to {last}: when, the change, who approved on GitHub, who released, the "
                           "plan_id and what it changed (refreshed after every deploy by the audit_after_deploys "
                           "sensor; the CLI: gitops-pipelines audit)")
@@ -71,7 +80,7 @@ def audit_defs(config: GitopsConfig) -> dg.Definitions:
     if not config.projects:
         return dg.Definitions()
     asset = audit_asset(config)
-    job = dg.define_asset_job(AUDIT_JOB, selection=[asset.key], description="refresh audit/production_changes")
+    job = dg.define_asset_job(AUDIT_JOB, selection=[asset.key], description=f"refresh {asset.key.to_user_string()}")
     deploys = {key(unit.name, deploy_stage(env.name)) for unit in config.projects
                for env in config.unit_environments(unit)}
 

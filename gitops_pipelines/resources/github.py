@@ -47,10 +47,12 @@ class GitHubResource(dg.ConfigurableResource):
         """The run's page in the Dagster UI, when the webserver's address is known."""
         return f"{self.dagster_url.rstrip('/')}/runs/{run_id}" if self.dagster_url else None
 
-    def gateway(self, log: Callable[[str], None] | None = None, *, within_tick: bool = False) -> GitHubGateway:
+    def gateway(self, log: Callable[[str], None] | None = None, *, within_tick: bool = False,
+                repository: str | None = None) -> GitHubGateway:
         """within_tick: for a sensor, whose tick Dagster cancels after 60 s: few retries and no long rate-limit
-        wait, so a limit fails the tick at once with its reset time and the next tick tries again."""
-        return GitHubGateway(self.repository, token=self.token, base_url=self.api_url,
+        wait, so a limit fails the tick at once with its reset time and the next tick tries again.
+        repository: another repository of gitops.yaml's `repositories:` (a module's consumers there), same token."""
+        return GitHubGateway(repository or self.repository, token=self.token, base_url=self.api_url,
                              log=log or logging.getLogger(__name__).debug,
                              retries=SENSOR_RETRIES if within_tick else None,
                              seconds_between_requests=self.seconds_between_requests,

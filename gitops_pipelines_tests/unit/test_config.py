@@ -233,3 +233,38 @@ def test_credentials_take_names_or_a_mapping_and_pass_env_takes_exact_names(tmp_
                     environ=ENVIRON)
     assert caught.value.field == "environments[1].credentials"
     assert "must be a list of variable names, or a mapping" in str(caught.value)
+
+
+# -- several repositories ------------------------------------------------------------------------------------------
+MODULES_ONLY = """\
+github: {repository: acme/modules}
+repositories:
+  - name: acme/projects
+units:
+  - {name: bucket, kind: module, path: modules/bucket}
+"""
+
+
+def test_a_repository_of_modules_only_needs_no_environment_and_names_the_others(tmp_path):
+    config = load_config(_write(tmp_path, MODULES_ONLY), environ={})
+    assert config.environments == [] and [r.name for r in config.repositories] == ["acme/projects"]
+    assert config.repositories[0].main_branch == "main"
+
+
+def test_a_project_without_environments_is_refused(tmp_path):
+    text = MODULES_ONLY + "  - {name: storage, kind: project, path: projects/storage}\n"
+    with pytest.raises(ConfigError, match=r"project 'storage' is deployed somewhere, but no environment"):
+        load_config(_write(tmp_path, text), environ={})
+
+
+@pytest.mark.parametrize("change, expected", [
+    (("github: {repository: acme/modules}\n", ""), "add a `github:` section naming this repository"),
+    (("name: acme/projects", "name: acme/modules"), "acme/modules is this repository (github.repository)"),
+    (("  - name: acme/projects\n", "  - name: acme/projects\n  - name: acme/projects\n"),
+     "repository 'acme/projects' is declared twice"),
+    (("name: acme/projects", "name: not-a-repository"), "repositories[0].name: String should match pattern"),
+])
+def test_a_wrong_repositories_list_says_what_to_change(tmp_path, change, expected):
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, MODULES_ONLY.replace(*change)), environ={})
+    assert expected in str(caught.value) and "gitops.yaml" in str(caught.value)

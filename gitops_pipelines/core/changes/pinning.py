@@ -24,7 +24,7 @@ from gitops_pipelines.core.changes.detection import (ModuleRef, is_local_source,
                                                      parse_terraform_file, resolve_local_source, terraform_files)
 from gitops_pipelines.core.changes.versioning import parse_tag, tag_format
 from gitops_pipelines.core.config import GitopsConfig, UnitConfig
-from gitops_pipelines.core.git import git_output
+from gitops_pipelines.core.git import git_output, remote_git_env
 from gitops_pipelines.core.security.allowlists import web_host
 from gitops_pipelines.core.security.locate import Locator, attr, block
 
@@ -88,11 +88,7 @@ class ModuleRefsResult:
 def git_remote_refs(git_config: str | None = None) -> RemoteRefs:
     """`git ls-remote` of a repository URL, once per URL, with the git config Terraform gets (no prompts)."""
     cache: dict[str, Mapping[str, str]] = {}
-    env = {name: os.environ[name] for name in ("PATH", "HOME", "SSL_CERT_FILE", "HTTPS_PROXY", "NO_PROXY")
-           if name in os.environ}
-    env["GIT_TERMINAL_PROMPT"] = "0"
-    if git_config:
-        env["GIT_CONFIG_GLOBAL"] = git_config
+    env = remote_git_env(git_config)
 
     def refs(url: str) -> Mapping[str, str]:
         if url not in cache:

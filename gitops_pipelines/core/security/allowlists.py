@@ -6,8 +6,9 @@ Terraform's built-in provider (`terraform_data`, `terraform_remote_state`) is al
 
 Module sources: local paths inside the repository are followed and checked like the unit's own code. A remote
 source is downloaded by `terraform init` and runs unchecked, so by default only one kind is allowed: a git source
-of this repository (`github.repository`) pinned to a release tag `<module>-v<semver>` of a declared module unit, at
-that unit's path; that code was merged to main and released. Anything else (registry, other repositories,
+of this repository (`github.repository`) pinned to a release tag `<module>/v<semver>` of a declared module unit, at
+that unit's path, or of a repository gitops.yaml lists under `repositories:`; that code was merged to a main and
+released. Anything else (registry, other repositories,
 branches, SHAs, http, s3) must match a glob of `security.module_sources`. Protect the `*-v*` tags on GitHub so that
 only the release stage creates them.
 """
@@ -15,6 +16,7 @@ only the release stage creates them.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from typing import Any
 from fnmatch import fnmatchcase
@@ -30,6 +32,7 @@ from gitops_pipelines.core.plan_store.lock_file import LockFileUnreadable, read_
 BUILTIN_PROVIDER = "terraform.io/builtin/terraform"
 DEFAULT_REGISTRY = "registry.terraform.io"
 LOCK_FILE = ".terraform.lock.hcl"
+_PLAIN_RELEASE = re.compile(r"v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?")
 _NOT_CODE_DIRS = frozenset({".terraform", ".git", ".gitops"})
 
 
@@ -85,7 +88,7 @@ def module_source_allowed(ref: ModuleRef, config: GitopsConfig) -> bool:
         written.append(f"{DEFAULT_REGISTRY}/{ref.source}")
     if any(fnmatchcase(s, glob) for s in written for glob in config.security.module_sources):
         return True
-    return _own_release(ref, config)
+    return _own_release(ref, config) or _listed_release(ref, config)
 
 
 def _own_release(ref: ModuleRef, config: GitopsConfig) -> bool:
@@ -98,6 +101,27 @@ def _own_release(ref: ModuleRef, config: GitopsConfig) -> bool:
     name = tagged[0]
     return any(unit.name == name and PurePosixPath(unit.path.strip("/")) == PurePosixPath(ref.path)
                for unit in config.modules)
+
+
+def _listed_release(ref: ModuleRef, config: GitopsConfig) -> bool:
+    """A release tag (`<module>/v1.2.3`, or `v1.2.3` of a one-unit repository) of a repository that gitops.yaml
+    lists under `repositories:`; module_refs then asks that the tag exists there."""
+    if ref.kind != "git" or config.github is None or not ref.ref:
+        return False
+    where = _repository(ref.source)
+    host = web_host(config.github)
+    if not any(where == (_repository(r.url) if r.url else f"{host}/{r.name}".lower()) for r in config.repositories):
+        return False
+    tagged = parse_tag(ref.ref)
+    if tagged is not None:
+        return tagged[0] == PurePosixPath(ref.path.strip("/")).name
+    return bool(_PLAIN_RELEASE.fullmatch(ref.ref))
+
+
+def same_repository(source: str, url: str) -> bool:
+    """Whether a module source (`git::https://github.com/acme/infra.git//modules/x?ref=..`) is in the repository
+    at url, whatever the URL form (https, ssh, scp-like)."""
+    return _repository(source) == _repository(url)
 
 
 def _repository(source: str) -> str:
