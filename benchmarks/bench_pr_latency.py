@@ -56,6 +56,7 @@ from gitops_pipelines_dev.contract import ENV_VAR, GitHubContract  # noqa: E402
 from gitops_pipelines_dev.dagster_procs import ManagedProcess  # noqa: E402
 from gitops_pipelines_dev.demo import AUTHOR, REPORTS, push_branch  # noqa: E402
 from gitops_pipelines_dev.instance import install_instance_config  # noqa: E402
+from gitops_pipelines_dev.infra import SAMPLE_REPOSITORY, one_repository_layout  # noqa: E402
 from gitops_pipelines_dev.run import (demo_token, gitops_environ, start_clouds, start_github,  # noqa: E402
                                       start_webhook_receiver, webhook_environ)
 
@@ -170,7 +171,7 @@ def open_pull(repo, git_dir: str) -> tuple[int, str, float]:
     and the pull request that fixes the issue. Returns its number, head and the moment it was opened."""
     issue = repo.create_issue(title="Reports need a bucket of their own", body="Benchmark change.").number
     branch = f"bench/reports-{issue}"
-    push_branch(git_dir, branch, {f"projects/storage/reports_{issue}.tf": REPORTS.format(n=issue)},
+    push_branch(git_dir, branch, {f"projects/storage/reports_{issue}.tf": REPORTS.format(n=issue, modules=SAMPLE_REPOSITORY)},
                 f"Add a reports bucket (#{issue})", AUTHOR)
     opened = time.time()
     pull = repo.create_pull(base="main", head=branch, title=f"Add a reports bucket (#{issue})",
@@ -193,12 +194,13 @@ def measure_path(path: str, reps: int, contract: GitHubContract, servers, tmp: P
     run_dir.mkdir()
     with ExitStack() as stack:
         receiver = start_webhook_receiver(stack, run_dir) if path == "webhook" else None
-        emulator, infra, github_env = start_github(stack, run_dir, contract, receiver)
+        emulator, repos, github_env = start_github(stack, run_dir, contract, receiver, one_repository_layout())
+        infra = repos[REPO]
         if poll_seconds is not None:  # the `github:` section is the last one run.py writes
             with (infra / "gitops.yaml").open("a") as f:
                 f.write(f"  poll_seconds: {poll_seconds}\n")
         home = run_dir / "dagster_home"
-        env = {**os.environ, **gitops_environ(run_dir, servers, infra), **github_env, **webhook_environ(receiver),
+        env = {**os.environ, **gitops_environ(run_dir, servers, repos), **github_env, **webhook_environ(receiver),
                "DAGSTER_HOME": str(home), "PYTHONUNBUFFERED": "1"}
         env.update(install_instance_config(home, env))
         sensors = build_sensors(load_config(infra / "gitops.yaml", environ=env))  # as the code location builds them

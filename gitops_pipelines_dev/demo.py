@@ -1,7 +1,9 @@
-"""`python -m gitops_pipelines_dev.demo pr|approve|merge|drift`: act on the demo `make run` started, as its people.
+"""`python -m gitops_pipelines_dev.demo pr|module|approve|merge|drift`: act on the demo `make run` started, as its
+people.
 
-`pr` opens a pull request with a linked issue (as developer), `approve [N]` approves its head (as alice), `merge [N]`
-merges it (as the maintainer), `drift` changes the storage bucket in the test cloud behind Terraform's back. Each
+`pr` opens a pull request with a linked issue in the projects repository (as developer), `module` one to the bucket
+module in the modules repository, `approve [N] [--repo modules]` approves its head (as alice), `merge [N]` merges it
+(as the maintainer), `drift` changes the storage bucket in the test cloud behind Terraform's back. Each
 prints what to look at. They find the emulator, the tokens and the test cloud in the state file run.py writes
 (.run/demo.json, or --state / $GITOPS_DEMO_STATE). A command of the checkout, not of the product: the product's
 wheel ships no emulator, so `gitops-pipelines` has no `demo`.
@@ -21,6 +23,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from gitops_pipelines_dev.checkout import CHECKOUT_ROOT
+from gitops_pipelines_dev.infra import MODULES_REPOSITORY
 
 STATE_ENV = "GITOPS_DEMO_STATE"
 DEFAULT_STATE = CHECKOUT_ROOT / ".run" / "demo.json"
@@ -29,7 +32,7 @@ DRIFT_BUCKET = "acme-test-artifacts"  # the storage project's bucket in test (mo
 DRIFT_TAGS = {"team": "data", "changed-by": "console"}  # what someone changes by hand
 REPORTS = """module "reports_{n}" {{
   # the module's release, pinned as projects/storage pins it: the module_refs check refuses a local path
-  source = "git::https://github.com/acme/infra.git//modules/bucket?ref=bucket/v0.1.0"
+  source = "git::{modules}//modules/bucket?ref=bucket/v0.1.0"
 
   name = "${{local.prefix}}-reports-{n}"
   tags = {{ environment = var.environment }}
@@ -53,13 +56,19 @@ class DemoState:
     tokens: dict[str, str]
     dagster_url: str | None
     test_cloud: dict[str, str]  # endpoint_url, region_name, aws_access_key_id, aws_secret_access_key
+    modules_repository: str = MODULES_REPOSITORY  # where the bucket module is released from
+    modules_git_dir: str = ""  # "": the same repository (one repository holding everything)
 
     @classmethod
-    def for_run(cls, emulator, test_cloud, *, tokens: dict[str, str], dagster_url: str | None = None) -> "DemoState":
-        """The state of an emulator (its first repository) and a moto server (gitops_pipelines_dev.moto)."""
+    def for_run(cls, emulator, test_cloud, *, tokens: dict[str, str], dagster_url: str | None = None,
+                modules_repository: str | None = None) -> "DemoState":
+        """The state of an emulator (its first repository: the projects'), the repository of the modules, and a
+        moto server (gitops_pipelines_dev.moto)."""
         env = test_cloud.aws_env()
+        modules = emulator.state.repo(*(modules_repository or emulator.repo.full_name).split("/"))
         return cls(api_url=emulator.base_url, repository=emulator.repo.full_name, git_dir=str(emulator.git_dir),
-                   tokens=dict(tokens), dagster_url=dagster_url,
+                   tokens=dict(tokens), dagster_url=dagster_url, modules_repository=modules.full_name,
+                   modules_git_dir=str(modules.git.path),
                    test_cloud={"endpoint_url": env["AWS_ENDPOINT_URL"], "region_name": env["AWS_REGION"],
                                "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
                                "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"]})
@@ -82,23 +91,34 @@ class DemoState:
         except (ValueError, TypeError) as exc:
             raise DemoError(f"{path} is not a demo state file ({exc}): restart `make run`") from None
 
-    def page(self, number: int) -> str:
-        return f"{self.api_url}/ui/{self.repository}/pull/{number}"
+    def page(self, number: int, repository: str | None = None) -> str:
+        return f"{self.api_url}/ui/{repository or self.repository}/pull/{number}"
 
     def runs(self, number: int) -> str:
         if not self.dagster_url:
             return "the Dagster UI's Runs page"
         return f"{self.dagster_url}/runs?q%5B%5D={quote(f'tag:gitops/pr={number}', safe='')}"
 
+    def named(self, which: str | None) -> str:
+        """`--repo`: projects (the default), modules, or owner/name."""
+        if which in (None, "projects"):
+            return self.repository
+        if which == "modules":
+            return self.modules_repository
+        if which in (self.repository, self.modules_repository):
+            return which
+        raise DemoError(f"no repository {which!r} in this demo: name projects ({self.repository}) or modules "
+                        f"({self.modules_repository})")
 
-def _repo(state: DemoState, login: str):
+
+def _repo(state: DemoState, login: str, repository: str | None = None):
     import github
 
     token = state.tokens.get(login)
     if not token:
         raise DemoError(f"the demo state has no token for {login}: restart `make run`")
     client = github.Github(base_url=state.api_url, auth=github.Auth.Token(token), retry=None)
-    return client.get_repo(state.repository)
+    return client.get_repo(repository or state.repository)
 
 
 def _git(*args: str, cwd: Path) -> None:
@@ -126,7 +146,8 @@ def open_pull_request(state: DemoState, out: Out = print) -> int:
                               body="The nightly reports land in the artifacts bucket; give them their own.")
     n = issue.number
     branch = f"demo/reports-{n}"
-    push_branch(state.git_dir, branch, {f"projects/storage/reports_{n}.tf": REPORTS.format(n=n)},
+    push_branch(state.git_dir, branch, {f"projects/storage/reports_{n}.tf": REPORTS.format(
+                    n=n, modules=f"https://github.com/{state.modules_repository}.git")},
                 f"Add a reports bucket (#{n})", AUTHOR)
     pull = repo.create_pull(base="main", head=branch, title=f"Add a reports bucket (#{n})",
                             body=f"Fixes #{n}\n\nA bucket for the nightly reports, in test and prod.")
@@ -134,6 +155,39 @@ def open_pull_request(state: DemoState, out: Out = print) -> int:
         f"  its page:    {state.page(pull.number)}   (check runs and the plan comment appear there)\n"
         f"  its runs:    {state.runs(pull.number)}   (the PR checks start within a minute)\n"
         f"Next: python -m gitops_pipelines_dev.demo approve {pull.number}")
+    return pull.number
+
+
+MODULE_CHANGE = ("  tags          = merge(var.tags, { managed_by = \"gitops-pipelines\" })\n",
+                 "  tags          = merge(var.tags, { managed_by = \"gitops-pipelines\", module = \"bucket\" })\n")
+
+
+def open_module_pull_request(state: DemoState, out: Out = print) -> int:
+    """An issue and a `fix:` pull request in the modules repository: merged, it releases the module's next patch
+    version by itself, and the release opens a bump pull request in the projects repository for each project."""
+    repo = _repo(state, AUTHOR, state.modules_repository)
+    issue = repo.create_issue(title="Buckets should say which module made them",
+                              body="Tag every bucket the module makes with `module = bucket`.")
+    branch = f"demo/module-tag-{issue.number}"
+    git_dir = state.modules_git_dir or state.git_dir
+    text = subprocess.run(["git", "show", "main:modules/bucket/main.tf"], cwd=git_dir, capture_output=True,
+                          text=True, check=True).stdout
+    if MODULE_CHANGE[0] not in text:
+        raise DemoError("modules/bucket/main.tf on main is not the sample's any more: change it by hand")
+    push_branch(git_dir, branch,
+                {"modules/bucket/main.tf": text.replace(*MODULE_CHANGE)}, f"fix: tag buckets with their module "
+                f"(#{issue.number})", AUTHOR)
+    pull = repo.create_pull(base="main", head=branch, title="fix: tag buckets with their module",
+                            body=f"Fixes #{issue.number}")
+    which = "" if state.modules_repository == state.repository else " --repo modules"
+    out(f"{AUTHOR} opened pull request {state.modules_repository}#{pull.number} ({branch}), which fixes issue "
+        f"#{issue.number}.\n"
+        f"  its page:    {state.page(pull.number, state.modules_repository)}   (syntax and the sandbox test run "
+        f"there)\n"
+        f"Next: approve and merge it; the release makes the next patch tag and a GitHub Release, then opens a bump\n"
+        f"      pull request per project in {state.repository}:\n"
+        f"  python -m gitops_pipelines_dev.demo approve {pull.number}{which}\n"
+        f"  python -m gitops_pipelines_dev.demo merge {pull.number}{which}")
     return pull.number
 
 
@@ -146,24 +200,26 @@ def _pull(repo, number: int | None):
     return pulls[-1]
 
 
-def approve(state: DemoState, number: int | None = None, out: Out = print) -> str:
+def approve(state: DemoState, number: int | None = None, out: Out = print, repository: str | None = None) -> str:
     """alice approves the pull request's current head (default: the newest open one); returns that head."""
-    repo = _repo(state, REVIEWER)
+    repository = repository or state.repository
+    repo = _repo(state, REVIEWER, repository)
     pull = _pull(repo, number)
     if pull.state != "open":
         raise DemoError(f"#{pull.number} is {pull.state}: only an open pull request can be approved")
     head = pull.head.sha
     pull.create_review(commit=repo.get_commit(head), body="Plan looks right.", event="APPROVE")
     out(f"{REVIEWER} approved #{pull.number} at its head {head[:7]} (a push after this needs a new approval).\n"
-        f"  its page:    {state.page(pull.number)}\n"
+        f"  its page:    {state.page(pull.number, repository)}\n"
         f"  in Dagster:  the approval is recorded on the change's assets; the prod deploy counts approvals of the "
         f"merged head\nNext: python -m gitops_pipelines_dev.demo merge {pull.number}")
     return head
 
 
-def merge(state: DemoState, number: int | None = None, out: Out = print) -> str:
+def merge(state: DemoState, number: int | None = None, out: Out = print, repository: str | None = None) -> str:
     """The maintainer merges the pull request (default: the newest open one); returns the merge commit."""
-    repo = _repo(state, MERGER)
+    repository = repository or state.repository
+    repo = _repo(state, MERGER, repository)
     pull = _pull(repo, number)
     if pull.merged:
         raise DemoError(f"#{pull.number} is already merged")
@@ -172,8 +228,8 @@ def merge(state: DemoState, number: int | None = None, out: Out = print) -> str:
     result = pull.merge(merge_method="merge")
     if not result.merged:
         raise DemoError(f"#{pull.number} did not merge: {result.message}")
-    out(f"{MERGER} merged #{pull.number} into main as {result.sha[:7]}.\n"
-        f"  its page:    {state.page(pull.number)}   (deployments appear there)\n"
+    out(f"{MERGER} merged {repository}#{pull.number} into main as {result.sha[:7]}.\n"
+        f"  its page:    {state.page(pull.number, repository)}   (deployments or the Release appear there)\n"
         f"  its runs:    {state.runs(pull.number)}   (the merge run deploys the test plan and plans prod, once the\n"
         f"               PR checks at the merged head have finished)\n"
         "Next: launch release and prod_deploy from the asset graph, or `python -m gitops_pipelines_dev.demo drift`")
@@ -211,10 +267,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--state", type=Path, default=None, help=f"the demo's state file (default: ${STATE_ENV}, "
                                                                    f"else {DEFAULT_STATE})")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("pr", help="open a pull request with a linked issue, as developer")
+    sub.add_parser("pr", help="open a pull request with a linked issue in the projects repository, as developer")
+    sub.add_parser("module", help="open a fix pull request to the bucket module in the modules repository")
     for name, who in (("approve", REVIEWER), ("merge", MERGER)):
         p = sub.add_parser(name, help=f"{name} a pull request as {who}")
         p.add_argument("number", type=int, nargs="?", help="the pull request (default: the newest open one)")
+        p.add_argument("--repo", default=None, help="projects (default), modules, or owner/name")
     sub.add_parser("drift", help="change the storage bucket's tags in the test cloud out of band")
     return parser
 
@@ -229,8 +287,10 @@ def main(argv: list[str] | None = None, out: Out = print) -> int:
         state = DemoState.load(path)
         if args.command == "pr":
             open_pull_request(state, out)
+        elif args.command == "module":
+            open_module_pull_request(state, out)
         elif args.command in ("approve", "merge"):
-            {"approve": approve, "merge": merge}[args.command](state, args.number, out)
+            {"approve": approve, "merge": merge}[args.command](state, args.number, out, state.named(args.repo))
         else:
             drift(state, out)
     except DemoError as exc:

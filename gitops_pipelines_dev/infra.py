@@ -34,6 +34,7 @@ def make_infra_repo(dest: Path, source: Path = SAMPLE) -> Path:
 
 # The repository the sample's project names in its module source; `module_releases` serves it from a local copy.
 SAMPLE_REPOSITORY = "https://github.com/acme/infra.git"
+SAMPLE_REPOSITORY_NAME = "acme/infra"
 SAMPLE_RELEASE = "bucket/v0.1.0"  # the module release the sample's project pins
 
 
@@ -75,6 +76,24 @@ def mixed_layout() -> dict[str, dict[str, str]]:
                for path, text in files(SAMPLE, "projects").items()}
     return {MODULES_REPOSITORY: {**files(SAMPLE, "modules"), **files(SAMPLE_MIXED / "modules")},
             PROJECTS_REPOSITORY: {**storage, **files(SAMPLE_MIXED / "projects")}}
+
+
+# What the sample's gitops.yaml gets on the emulator as one repository: a `github:` section (last, so a caller can
+# add keys to it) and one approving review asked for.
+ONE_REPOSITORY_GITHUB = """
+github:
+  repository: acme/infra
+  api_url: "${GITHUB_API_URL}"
+  web_url: https://github.com  # as the sample's module sources name it (the git config maps it to the emulator)
+"""
+
+
+def one_repository_layout() -> dict[str, dict[str, str]]:
+    """The sample as one repository holding everything (acme/infra), for the emulator: {owner/name: files}."""
+    files = {str(p.relative_to(SAMPLE)): p.read_text() for p in sorted(SAMPLE.rglob("*")) if p.is_file()}
+    files["gitops.yaml"] = (files["gitops.yaml"].replace("approvals:\n  required: 0\n", "approvals:\n  required: 1\n")
+                            + ONE_REPOSITORY_GITHUB)
+    return {SAMPLE_REPOSITORY_NAME: files}
 
 
 def make_mixed_repos(dest: Path) -> dict[str, Path]:

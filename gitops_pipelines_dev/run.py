@@ -24,29 +24,25 @@ from pathlib import Path
 
 from gitops_pipelines_dev.checkout import CHECKOUT_ROOT
 from gitops_pipelines_dev.contract import GitHubContract, add_contract_argument, contract_from_args
-from gitops_pipelines_dev.infra import SAMPLE, cloud_environ, make_infra_repo, release_tag, serve_repository
+from gitops_pipelines_dev.infra import (MODULES_REPOSITORY, SAMPLE_REPOSITORY_NAME, cloud_environ, github_url,
+                                        make_infra_repo,
+                                        mixed_layout, release_tag, serve_repositories)
 from gitops_pipelines_dev.instance import install_instance_config
 from gitops_pipelines_dev.moto import MotoServer
 from gitops_pipelines_dev.ports import free_port, wait_for_http
+from gitops_pipelines_dev.workspaces import write_workspace
 
 CLOUDS = ("test", "prod", "sandbox")
 STATE_BUCKETS = {"test": "tfstate-test", "prod": "tfstate-prod"}
 
 
 DEMO_PEOPLE = ("alice", "maintainer", "developer")  # reviewer, merger, author
-NO_REVIEWS, ONE_REVIEW = "approvals:\n  required: 0\n", "approvals:\n  required: 1\n"
-DEMO_GITHUB = """
-github:
-  repository: acme/infra
-  api_url: "${GITHUB_API_URL}"
-  web_url: https://github.com  # as the sample's module sources name it (the git config maps it to the emulator)
-"""
-DEMO_CHANGE = """module "logs" {
-  source = "git::https://github.com/acme/infra.git//modules/bucket?ref=bucket/v0.1.0"
+DEMO_CHANGE = """module "logs" {{
+  source = "git::{modules}//modules/bucket?ref=bucket/v0.1.0"
 
-  name = "${local.prefix}-logs"
-  tags = { environment = var.environment }
-}
+  name = "${{local.prefix}}-logs"
+  tags = {{ environment = var.environment }}
+}}
 """
 
 
@@ -71,42 +67,55 @@ def start_clouds(stack: ExitStack, log_dir: Path) -> dict[str, MotoServer]:
     return servers
 
 
-def gitops_environ(run_dir: Path, servers: dict[str, MotoServer], infra: Path | None = None) -> dict[str, str]:
-    """What the code location and its runs need: the sample's cloud settings, gitops.yaml, a plan key."""
-    infra = infra or make_infra_repo(run_dir / "infra")
+def gitops_environ(run_dir: Path, servers: dict[str, MotoServer], repos: dict[str, Path] | None = None,
+                   workspace: Path | None = None) -> dict[str, str]:
+    """What the code locations and their runs need: the sample's cloud settings, a plan key, and which gitops.yaml
+    each location reads: with `workspace`, one location per repository (written there), else $GITOPS_CONFIG for
+    the project's workspace.yaml and its one repository (default: a fresh copy of the sample)."""
+    repos = repos or {SAMPLE_REPOSITORY_NAME: make_infra_repo(run_dir / "infra")}
     key_file = run_dir / "plan.key"
     key_file.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
     key_file.chmod(0o600)
-    return {**cloud_environ(servers), "GITOPS_CONFIG": str(infra / "gitops.yaml"),
-            "GITOPS_PLAN_KEY": key_file.read_text()}
+    configs = {name: repo / "gitops.yaml" for name, repo in repos.items()}
+    locations = (write_workspace(workspace, configs) if workspace else
+                 {"GITOPS_CONFIG": str(next(iter(configs.values())))})
+    return {**cloud_environ(servers), **locations, "GITOPS_PLAN_KEY": key_file.read_text()}
 
 
-def start_github(stack: ExitStack, run_dir: Path, contract: GitHubContract, hook: "WebhookReceiver | None" = None):
-    """The GitHub emulator with the sample as repository acme/infra, a working copy cloned from it (so checkouts
-    of pull request heads fetch from it, as from GitHub), and one demo pull request the sensor will pick up.
-    hook: the receiver the emulator delivers signed webhooks to, registered before the pull request opens so its
-    `opened` reaches the webhook sensor. Returns the emulator, the working copy and the settings for Dagster."""
+def start_github(stack: ExitStack, run_dir: Path, contract: GitHubContract, hook: "WebhookReceiver | None" = None,
+                 layout: dict[str, dict[str, str]] | None = None):
+    """The GitHub emulator with the sample's repositories (default: the mixed layout, acme/modules and
+    acme/projects), a working copy of each cloned from it (so checkouts of pull request heads fetch from it, as
+    from GitHub), the bucket module's first release, and one demo pull request the sensor will pick up, in the
+    repository of the storage project. hook: the receiver the emulator delivers signed webhooks to, registered
+    before the pull request opens so its `opened` reaches the webhook sensor.
+    Returns the emulator, {owner/name: working copy} and the settings for Dagster."""
     from gitops_pipelines_dev.github_emulator import Emulator
 
+    layout = layout or mixed_layout()
+    projects = next(name for name, files in layout.items() if "projects/storage/main.tf" in files)
+    modules = next(name for name, files in layout.items() if "modules/bucket/main.tf" in files)
     emulator = Emulator(contract, root=run_dir / "github")
     url = emulator.start()
     stack.callback(emulator.stop)
-    files = {str(p.relative_to(SAMPLE)): p.read_text() for p in sorted(SAMPLE.rglob("*")) if p.is_file()}
-    files["gitops.yaml"] = files["gitops.yaml"].replace(NO_REVIEWS, ONE_REVIEW) + DEMO_GITHUB
-    emulator.create_repo("acme", "infra", files)
-    release_tag(emulator.git_dir)  # the bucket module's first release, which the storage project pins
-    git_config = serve_repository(emulator.git_dir, run_dir / "gitconfig")  # module sources from the emulator
-    infra = run_dir / "infra"
-    subprocess.run(["git", "clone", "-q", str(emulator.git_dir), str(infra)], check=True)
+    repos, copies = {}, {}
+    for name in sorted(layout, key=lambda n: n != projects):  # the first is the emulator's (the demo's) own
+        owner, short = name.split("/")
+        repos[name] = emulator.create_repo(owner, short, layout[name])
+        copies[name] = run_dir / short
+        subprocess.run(["git", "clone", "-q", str(repos[name].git.path), str(copies[name])], check=True)
+    release_tag(repos[modules].git.path)  # the bucket module's first release, which the projects pin
+    git_config = serve_repositories({github_url(n): r.git.path for n, r in repos.items()}, run_dir / "gitconfig")
     for login in DEMO_PEOPLE:  # people who review and merge in the demo, each with a token of their own
         emulator.register_user(login, demo_token(login))
     if hook is not None:
         emulator.add_webhook(hook.url, hook.secret)
     issue = emulator.create_issue("Logs need their own bucket")
-    emulator.commit("logs-bucket", {"projects/storage/logs.tf": DEMO_CHANGE}, "Add a logs bucket")
+    emulator.commit("logs-bucket", {"projects/storage/logs.tf": DEMO_CHANGE.format(modules=github_url(modules))},
+                    "Add a logs bucket")
     emulator.open_pull("logs-bucket", "Add a logs bucket", f"Fixes #{issue}")
-    return emulator, infra, {"GITHUB_API_URL": url, "GITHUB_TOKEN": "demo-token",
-                             "GITOPS_GIT_CONFIG": str(git_config)}
+    return emulator, copies, {"GITHUB_API_URL": url, "GITHUB_TOKEN": "demo-token",
+                              "GITOPS_GIT_CONFIG": str(git_config)}
 
 
 @dataclass(frozen=True)
@@ -146,11 +155,11 @@ def webhook_environ(receiver: WebhookReceiver | None) -> dict[str, str]:
     return {WEBHOOK_DB_ENV: str(receiver.db)} if receiver else {}
 
 
-def start_dagster(stack: ExitStack, env: dict[str, str], port: int) -> subprocess.Popen:
+def start_dagster(stack: ExitStack, env: dict[str, str], port: int, workspace: Path) -> subprocess.Popen:
     """`dagster dev` in its own process group, so a signal reaches it (and its webserver and daemon) only when we
     forward it; it starts with default signal handlers because ours are Python handlers, reset on exec."""
     dagster = Path(sys.executable).parent / "dagster"
-    proc = subprocess.Popen([str(dagster), "dev", "-w", str(CHECKOUT_ROOT / "workspace.yaml"),
+    proc = subprocess.Popen([str(dagster), "dev", "-w", str(workspace),
                              "-h", "127.0.0.1", "-p", str(port)],
                             cwd=env.get("DAGSTER_HOME", CHECKOUT_ROOT), env=env, stdin=subprocess.DEVNULL,
                             process_group=0)
@@ -204,7 +213,7 @@ def run(contract: GitHubContract, port: int = 3000, run_dir: Path | None = None,
     from gitops_pipelines_dev.demo import DemoState
 
     run_dir = (run_dir or CHECKOUT_ROOT / ".run").resolve()
-    for name in ("infra", "dagster_home", "logs", "github", "webhooks"):
+    for name in ("infra", "modules", "projects", "dagster_home", "logs", "github", "webhooks"):
         shutil.rmtree(run_dir / name, ignore_errors=True)
     signal.signal(signal.SIGINT, _raise_stopped)
     signal.signal(signal.SIGTERM, _raise_stopped)
@@ -220,18 +229,20 @@ def run(contract: GitHubContract, port: int = 3000, run_dir: Path | None = None,
                 except RuntimeError as exc:  # a taken WEBHOOK_PORT, say: the demo still works, by polling
                     print(f"The webhook receiver did not start ({exc}; see {run_dir / 'logs' / 'webhooks.log'}):"
                           " the sensors poll the emulator instead.", flush=True)
-            print("Starting the GitHub emulator (acme/infra, one open pull request) ...", flush=True)
-            emulator, infra, github_env = start_github(stack, run_dir, contract, receiver)
+            print("Starting the GitHub emulator (acme/modules and acme/projects, one open pull request) ...",
+                  flush=True)
+            emulator, repos, github_env = start_github(stack, run_dir, contract, receiver)
             url = f"http://127.0.0.1:{port}"
-            env = {**os.environ, **gitops_environ(run_dir, servers, infra), **github_env, **webhook_environ(receiver),
-                   "DAGSTER_HOME": str(run_dir / "dagster_home"), "GITOPS_DAGSTER_URL": url}
+            workspace = run_dir / "workspace.yaml"
+            env = {**os.environ, **gitops_environ(run_dir, servers, repos, workspace), **github_env,
+                   **webhook_environ(receiver), "DAGSTER_HOME": str(run_dir / "dagster_home"), "GITOPS_DAGSTER_URL": url}
             env.update(install_instance_config(Path(env["DAGSTER_HOME"]), env))
-            DemoState.for_run(emulator, servers["test"], dagster_url=url,
+            DemoState.for_run(emulator, servers["test"], dagster_url=url, modules_repository=MODULES_REPOSITORY,
                               tokens={login: demo_token(login) for login in DEMO_PEOPLE}).save(run_dir / "demo.json")
-            proc = start_dagster(stack, env, port)
+            proc = start_dagster(stack, env, port, workspace)
             print(f"Starting Dagster on {url} (a minute or so) ...", flush=True)
             wait_for_http(url + "/server_info", timeout=180, proc=proc)
-            print(next_steps(url, github_env["GITHUB_API_URL"], infra, servers, receiver), flush=True)
+            print(next_steps(url, github_env["GITHUB_API_URL"], repos, servers, receiver), flush=True)
             if on_ready:
                 on_ready(url)
             return proc.wait()
@@ -243,24 +254,29 @@ def run(contract: GitHubContract, port: int = 3000, run_dir: Path | None = None,
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-def next_steps(url: str, api: str, infra: Path, servers: dict[str, MotoServer],
+def next_steps(url: str, api: str, repos: dict[str, Path], servers: dict[str, MotoServer],
                receiver: WebhookReceiver | None) -> str:
     """Every service's address, then what to do."""
     demo = f"{Path(sys.executable).parent}/python -m gitops_pipelines_dev.demo"
-    watching = (f"webhooks: {receiver.url} (the github_webhooks sensor; deliveries in {receiver.db})"
-                if receiver else "webhooks: off (the github_pull_requests sensor polls the emulator)")
+    watching = (f"webhooks: {receiver.url} (the github_webhooks sensors; deliveries in {receiver.db})"
+                if receiver else "webhooks: off (the github_pull_requests sensors poll the emulator)")
     clouds = "\n".join(f"  moto {name:<8} {server.url}" for name, server in servers.items())
+    projects = next(iter(repos))  # start_github puts the projects' repository first
+    listed = "\n".join(f"  repository      {api}/ui/{name}   (issues, pulls, releases; working copy {path})"
+                       for name, path in repos.items())
+    modules = "" if len(repos) == 1 else " --repo modules"
     return f"""
 Everything is up on 127.0.0.1 (Ctrl-C stops it all):
-  Dagster         {url}
-  GitHub API      {api}   (repository acme/infra; working copy {infra})
-  pull request    {api}/ui/acme/infra/pull/2   (issues and releases at {api}/ui/acme/infra)
+  Dagster         {url}   (one code location per repository)
+  GitHub API      {api}
+{listed}
+  pull request    {api}/ui/{projects}/pull/2
   {watching}
 {clouds}
 
 Next:
-  1. Pull request #2 (a logs bucket, fixing issue #1) starts its PR checks within a minute: watch the run in
-     {url}/runs and the check runs and plan comment on its page.
+  1. Pull request {projects}#2 (a logs bucket, fixing issue #1) starts its PR checks within a minute: watch the
+     run in {url}/runs and the check runs and plan comment on its page.
   2. Approve its head as alice and merge it as the maintainer, with the buttons on its page or:
        {demo} approve 2
        {demo} merge 2
@@ -268,7 +284,10 @@ Next:
      from the asset graph with approved_by: alice and the prod plan's plan_id.
   3. A pull request of your own (a new issue, a branch changing projects/storage, "Fixes #N"):
        {demo} pr
-  4. Once test is deployed, change the storage bucket out of band and let drift find it:
+  4. A fix to the bucket module: merged, it is released by itself (the next patch tag and a GitHub Release), and
+     the release opens a pull request in {projects} for each project still on the old tag:
+       {demo} module      then: approve N{modules} / merge N{modules}
+  5. Once test is deployed, change the storage bucket out of band and let drift find it:
        {demo} drift
 """
 

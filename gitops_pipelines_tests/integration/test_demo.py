@@ -12,21 +12,41 @@ import pytest
 
 from gitops_pipelines.core.github.webhook_store import WebhookStore
 from gitops_pipelines_dev import demo
+from gitops_pipelines_dev.infra import MODULES_REPOSITORY, PROJECTS_REPOSITORY
 from gitops_pipelines_dev.run import (DEMO_PEOPLE, demo_token, next_steps, start_github, start_webhook_receiver,
                                      webhook_environ)
 
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory, github_contract, moto_servers):
-    """run.py's receiver and emulator (sample repository acme/infra, pull request #2) and the state file it writes."""
+    """run.py's receiver and emulator (the mixed layout: acme/projects with pull request #2, acme/modules) and the
+    state file it writes."""
     run_dir = tmp_path_factory.mktemp("run")
     with ExitStack() as stack:
         receiver = start_webhook_receiver(stack, run_dir)
-        emulator, _, _ = start_github(stack, run_dir, github_contract, receiver)
+        emulator, repos, _ = start_github(stack, run_dir, github_contract, receiver)
+        assert list(repos) == [PROJECTS_REPOSITORY, MODULES_REPOSITORY]
         state = demo.DemoState.for_run(emulator, moto_servers["test"], dagster_url="http://127.0.0.1:3999",
-                                       tokens={login: demo_token(login) for login in DEMO_PEOPLE})
+                                       tokens={login: demo_token(login) for login in DEMO_PEOPLE},
+                                       modules_repository=MODULES_REPOSITORY)
         state.save(run_dir / "demo.json")
         yield emulator, receiver, run_dir / "demo.json"
+
+
+def _client(emulator, repository: str, login: str = "alice"):
+    return github.Github(base_url=emulator.base_url, auth=github.Auth.Token(demo_token(login))).get_repo(repository)
+
+
+def test_the_demo_pull_request_pins_the_module_repositorys_release(running):
+    emulator, _, _ = running
+    modules = emulator.state.repo("acme", "modules")
+    assert "bucket/v0.1.0" in modules.git.tags()
+    projects = emulator.repo
+    assert projects.full_name == PROJECTS_REPOSITORY
+    logs = projects.git.show_file(projects.pull(2).head_sha, "projects/storage/logs.tf")
+    assert 'source = "git::https://github.com/acme/modules.git//modules/bucket?ref=bucket/v0.1.0"' in logs
+    assert "repository: acme/projects" in projects.git.show_file("main", "gitops.yaml")
+    assert "repository: acme/modules" in modules.git.show_file("main", "gitops.yaml")
 
 
 def stored(receiver, emulator) -> list[tuple[str, dict]]:
@@ -52,7 +72,7 @@ def test_the_emulator_signs_webhooks_the_receiver_stores_for_the_sensor(running)
 def test_pr_approve_merge_as_the_demo_people(running):
     emulator, receiver, state_file = running
     state = demo.DemoState.load(state_file)
-    repo = github.Github(base_url=emulator.base_url, auth=github.Auth.Token(demo_token("alice"))).get_repo("acme/infra")
+    repo = _client(emulator, PROJECTS_REPOSITORY)
 
     code, said = run_demo("pr", state_file=state_file)
     assert code == 0, said
@@ -77,6 +97,31 @@ def test_pr_approve_merge_as_the_demo_people(running):
               if p.get("pull_request", {}).get("number") == pull.number]
     assert ("pull_request", "opened") in events and ("pull_request_review", "submitted") in events
     assert ("pull_request", "closed") in events
+
+
+def test_a_module_fix_is_opened_approved_and_merged_in_the_modules_repository(running):
+    emulator, _, state_file = running
+    repo = _client(emulator, MODULES_REPOSITORY)
+    code, said = run_demo("module", state_file=state_file)
+    assert code == 0, said
+    (pull,) = repo.get_pulls(state="open")
+    assert pull.title.startswith("fix:") and "Fixes #" in pull.body
+    assert [f.filename for f in pull.get_files()] == ["modules/bucket/main.tf"]
+    assert f"/ui/acme/modules/pull/{pull.number}" in said and f"approve {pull.number} --repo modules" in said
+    assert not [p for p in _client(emulator, PROJECTS_REPOSITORY).get_pulls(state="open") if p.number == pull.number
+                and p.title.startswith("fix:")], "nothing opened in the projects repository"
+
+    assert run_demo("approve", str(pull.number), "--repo", "modules", state_file=state_file)[0] == 0
+    assert [r.state for r in pull.get_reviews()] == ["APPROVED"]
+    code, said = run_demo("merge", str(pull.number), "--repo", "modules", state_file=state_file)
+    assert code == 0 and repo.get_pull(pull.number).merged, said
+    assert 'module = "bucket"' in emulator.state.repo("acme", "modules").git.show_file("main", "modules/bucket/main.tf")
+
+
+def test_an_unknown_repository_is_named(running, capsys):
+    _, _, state_file = running
+    assert run_demo("approve", "2", "--repo", "network", state_file=state_file)[0] == 1
+    assert "no repository 'network' in this demo: name projects (acme/projects) or modules" in capsys.readouterr().err
 
 
 def test_a_second_merge_is_refused_with_a_reason(running, capsys):
@@ -127,10 +172,12 @@ def test_when_the_demo_has_stopped_it_says_so(tmp_path, capsys):
 
 def test_the_banner_names_every_service_and_the_demo_commands(running, moto_servers, tmp_path):
     emulator, receiver, _ = running
-    text = next_steps("http://127.0.0.1:3123", emulator.base_url, tmp_path, moto_servers, receiver)
-    for url in ["http://127.0.0.1:3123", f"{emulator.base_url}/ui/acme/infra/pull/2", receiver.url,
-                *(server.url for server in moto_servers.values())]:
+    repos = {PROJECTS_REPOSITORY: tmp_path / "projects", MODULES_REPOSITORY: tmp_path / "modules"}
+    text = next_steps("http://127.0.0.1:3123", emulator.base_url, repos, moto_servers, receiver)
+    for url in ["http://127.0.0.1:3123", f"{emulator.base_url}/ui/acme/projects/pull/2", receiver.url,
+                f"{emulator.base_url}/ui/acme/modules", *(server.url for server in moto_servers.values())]:
         assert url in text
-    assert all(f"gitops_pipelines_dev.demo {command}" in text for command in ("pr", "approve 2", "merge 2", "drift"))
-    assert receiver.secret not in text
-    assert "polls the emulator" in next_steps("http://127.0.0.1:3123", emulator.base_url, tmp_path, moto_servers, None)
+    assert all(f"gitops_pipelines_dev.demo {command}" in text
+               for command in ("pr", "approve 2", "merge 2", "drift", "module"))
+    assert "--repo modules" in text and receiver.secret not in text
+    assert "poll the emulator" in next_steps("http://127.0.0.1:3123", emulator.base_url, repos, moto_servers, None)
