@@ -41,7 +41,7 @@ def module_release_asset(unit: UnitConfig) -> dg.AssetsDefinition:
                                  elsewhere=[main for main, _ in elsewhere])
         if users.behind:
             context.log.info(f"{len(users.behind)} use(s) of {unit.name} are behind {release.tag}:\n{users.text()}")
-        bumps = (bump(context, ws, github, users, release.tag, sha, elsewhere)
+        bumps = (open_bump_pulls(context, ws, github, users, release.tag, sha, elsewhere)
                  if ws.config.releases.bump_consumers else [])
         return dg.MaterializeResult(metadata={
             "decision": "released", **release_metadata(release, sha),
@@ -66,7 +66,7 @@ def other_repositories(context: dg.AssetExecutionContext, ws) -> list[tuple[Repo
     return found
 
 
-def bump(context: dg.AssetExecutionContext, ws, github, users, tag: str, sha: str, elsewhere) -> list:
+def open_bump_pulls(context: dg.AssetExecutionContext, ws, github, users, tag: str, sha: str, elsewhere) -> list:
     """`releases.bump_consumers`: a pull request per unit behind the new release, in this repository or another
     one of `repositories:` (needs GitHub)."""
     if github is None:
