@@ -171,7 +171,8 @@ def open_pull(repo, git_dir: str) -> tuple[int, str, float]:
     and the pull request that fixes the issue. Returns its number, head and the moment it was opened."""
     issue = repo.create_issue(title="Reports need a bucket of their own", body="Benchmark change.").number
     branch = f"bench/reports-{issue}"
-    push_branch(git_dir, branch, {f"projects/storage/reports_{issue}.tf": REPORTS.format(n=issue, modules=SAMPLE_REPOSITORY)},
+    change = REPORTS.format(n=issue, modules=SAMPLE_REPOSITORY)
+    push_branch(git_dir, branch, {f"projects/storage/reports_{issue}.tf": change},
                 f"Add a reports bucket (#{issue})", AUTHOR)
     opened = time.time()
     pull = repo.create_pull(base="main", head=branch, title=f"Add a reports bucket (#{issue})",

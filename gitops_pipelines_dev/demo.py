@@ -94,10 +94,12 @@ class DemoState:
     def page(self, number: int, repository: str | None = None) -> str:
         return f"{self.api_url}/ui/{repository or self.repository}/pull/{number}"
 
-    def runs(self, number: int) -> str:
+    def runs(self, number: int, repository: str | None = None) -> str:
+        """The Runs page filtered to one pull request of one repository (numbers repeat across repositories)."""
         if not self.dagster_url:
             return "the Dagster UI's Runs page"
-        return f"{self.dagster_url}/runs?q%5B%5D={quote(f'tag:gitops/pr={number}', safe='')}"
+        tags = [f"tag:gitops/pr={number}", f"tag:gitops/repository={repository or self.repository}"]
+        return f"{self.dagster_url}/runs?" + "&".join(f"q%5B%5D={quote(t, safe='')}" for t in tags)
 
     def named(self, which: str | None) -> str:
         """`--repo`: projects (the default), modules, or owner/name."""
@@ -230,8 +232,9 @@ def merge(state: DemoState, number: int | None = None, out: Out = print, reposit
         raise DemoError(f"#{pull.number} did not merge: {result.message}")
     out(f"{MERGER} merged {repository}#{pull.number} into main as {result.sha[:7]}.\n"
         f"  its page:    {state.page(pull.number, repository)}   (deployments or the Release appear there)\n"
-        f"  its runs:    {state.runs(pull.number)}   (the merge run deploys the test plan and plans prod, once the\n"
-        f"               PR checks at the merged head have finished)\n"
+        f"  its runs:    {state.runs(pull.number, repository)}\n"
+        f"               (the merge run deploys the test plan and plans prod, or releases a module, once the PR\n"
+        f"               checks at the merged head have finished)\n"
         "Next: launch release and prod_deploy from the asset graph, or `python -m gitops_pipelines_dev.demo drift`")
     return result.sha
 

@@ -235,7 +235,8 @@ def run(contract: GitHubContract, port: int = 3000, run_dir: Path | None = None,
             url = f"http://127.0.0.1:{port}"
             workspace = run_dir / "workspace.yaml"
             env = {**os.environ, **gitops_environ(run_dir, servers, repos, workspace), **github_env,
-                   **webhook_environ(receiver), "DAGSTER_HOME": str(run_dir / "dagster_home"), "GITOPS_DAGSTER_URL": url}
+                   **webhook_environ(receiver), "DAGSTER_HOME": str(run_dir / "dagster_home"),
+                   "GITOPS_DAGSTER_URL": url}
             env.update(install_instance_config(Path(env["DAGSTER_HOME"]), env))
             DemoState.for_run(emulator, servers["test"], dagster_url=url, modules_repository=MODULES_REPOSITORY,
                               tokens={login: demo_token(login) for login in DEMO_PEOPLE}).save(run_dir / "demo.json")

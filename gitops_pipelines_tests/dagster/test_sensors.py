@@ -115,11 +115,16 @@ def test_closed_without_merge_cancels_runs_not_started(github_env, instance):
     number = emu.open_pull("p", "Change storage", "no work item")
     [request] = sensor.tick().run_requests
     job = defs.resolve_job_def("pr_checks")
+    assert request.tags["gitops/repository"] == REPO
     queued = instance.create_run_for_job(job, status=dg.DagsterRunStatus.NOT_STARTED,
                                          tags={**request.tags, "dagster/partition": request.partition_key})
+    # the same pull request number in another repository (its own code location) is another change
+    elsewhere = instance.create_run_for_job(job, status=dg.DagsterRunStatus.NOT_STARTED, tags={
+        **request.tags, "dagster/partition": request.partition_key, "gitops/repository": "acme/modules"})
     emu.close(number)
     assert not sensor.tick().run_requests
     assert instance.get_run_by_id(queued.run_id).status == dg.DagsterRunStatus.CANCELED
+    assert instance.get_run_by_id(elsewhere.run_id).status == dg.DagsterRunStatus.NOT_STARTED
     assert sensor.cursor and f'"{number}"' not in sensor.cursor.split('"pulls"')[1]
 
 

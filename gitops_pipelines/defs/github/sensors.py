@@ -29,6 +29,7 @@ from gitops_pipelines.resources.github import GitHubResource
 
 POLL_SENSOR, WEBHOOK_SENSOR = "github_pull_requests", "github_webhooks"
 PR_TAG, RUN_KEY_TAG, PARTITION_TAG = "gitops/pr", "dagster/run_key", "dagster/partition"
+REPOSITORY_TAG = "gitops/repository"  # owner/name: pull request numbers repeat across repositories
 # a run in one of these has not finished: a merge of its head waits for it
 IN_FLIGHT = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
              dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.SUSPENDED)
@@ -54,13 +55,13 @@ def build_sensors(config: GitopsConfig, jobs: Sequence[Any] | None = None) -> dg
         cursor = TriggerCursor.from_json(context.cursor)
         if github.webhook_db:
             if cursor.pending_merges:  # held before webhooks were configured: they still start here
-                return sensor_result(context, [], cursor, selections)
+                return sensor_result(context, [], cursor, selections, repository)
             return dg.SkipReason(f"webhooks are configured ({github.webhook_db}): {WEBHOOK_SENSOR} is used instead")
         gateway = github.gateway(context.log.debug, within_tick=True)
         polled = poll_pulls(gateway, cursor.etags.get(POLL_URL), cursor.since)
         if not polled.changed and not cursor.needs_recheck and cursor.backlog is None:
             if cursor.pending_merges:
-                return sensor_result(context, [], cursor, selections)
+                return sensor_result(context, [], cursor, selections, repository)
             return dg.SkipReason(f"no pull request changed since {cursor.since}")
         decisions, new_cursor = decide_poll(cursor, polled.pulls, gateway, affected, complete=False,
                                             main_branch=main_branch, merged_at=polled.merged_at)
@@ -73,7 +74,7 @@ def build_sensors(config: GitopsConfig, jobs: Sequence[Any] | None = None) -> dg
         if new_cursor.backlog and not new_cursor.backlog.done:
             context.log.info(f"pull requests open before the first poll: looked at those up to "
                              f"#{new_cursor.backlog.after}, the others follow in the next ticks")
-        return sensor_result(context, decisions + looked_at, new_cursor, selections)
+        return sensor_result(context, decisions + looked_at, new_cursor, selections, repository)
 
     @dg.sensor(name=WEBHOOK_SENSOR, jobs=jobs, minimum_interval_seconds=5,
                default_status=dg.DefaultSensorStatus.RUNNING,
@@ -93,7 +94,7 @@ def build_sensors(config: GitopsConfig, jobs: Sequence[Any] | None = None) -> dg
                 context.log.info(f"the fallback poll found {len(caught_up)} thing(s) no webhook delivered")
         if not rows:
             if cursor.pending_merges or polled:
-                return sensor_result(context, caught_up, cursor, selections)
+                return sensor_result(context, caught_up, cursor, selections, repository)
             return dg.SkipReason(f"no new webhook deliveries after row {cursor.delivery}")
         events = []
         for row in rows:
@@ -105,7 +106,7 @@ def build_sensors(config: GitopsConfig, jobs: Sequence[Any] | None = None) -> dg
         gateway = github.gateway(context.log.debug, within_tick=True)
         decisions, new_cursor = decide_events(cursor, events, gateway, affected, repository=repository,
                                               main_branch=main_branch)
-        return sensor_result(context, caught_up + decisions, new_cursor, selections)
+        return sensor_result(context, caught_up + decisions, new_cursor, selections, repository)
 
     return dg.Definitions(sensors=[poll_sensor, webhook_sensor])
 
@@ -128,7 +129,7 @@ def fallback_poll(cursor: TriggerCursor, gateway, affected, main_branch: str) ->
 
 
 def sensor_result(context: dg.SensorEvaluationContext, decisions: Iterable[Decision], cursor: TriggerCursor,
-                  selections: dict[str, list[dg.AssetKey]]) -> dg.SensorResult:
+                  selections: dict[str, list[dg.AssetKey]], repository: str | None = None) -> dg.SensorResult:
     """Decisions -> partitions to add, run requests (minus run keys the instance already ran), approval events.
     Merges whose head still has PR checks running wait in the returned cursor instead."""
     decisions, cursor, held = hold_merges(list(decisions), cursor, checks_in_flight(context.instance),
@@ -145,7 +146,7 @@ def sensor_result(context: dg.SensorEvaluationContext, decisions: Iterable[Decis
             if decision.partition_key not in partitions:
                 partitions.append(decision.partition_key)
         elif isinstance(decision, (RunPrChecks, RunMerge)):
-            request = run_request(decision, selections)
+            request = run_request(decision, selections, repository)
             if request is not None and not _already_run(context.instance, request.run_key):
                 runs.append(request)
         elif isinstance(decision, RecordApproval):
@@ -153,15 +154,17 @@ def sensor_result(context: dg.SensorEvaluationContext, decisions: Iterable[Decis
         elif isinstance(decision, MergedElsewhere):
             context.log.info(decision.explain())
         elif isinstance(decision, CleanUp):
-            cancelled = _cancel_pending(context.instance, decision.partition_key)
+            cancelled = _cancel_pending(context.instance, decision.partition_key, selections, repository)
             context.log.info(f"#{decision.pr} closed without merge: {cancelled} queued run(s) cancelled")
     return dg.SensorResult(
         run_requests=runs, cursor=cursor.to_json(), asset_events=events,
         dynamic_partitions_requests=[changes.build_add_request(partitions)] if partitions else None)
 
 
-def run_request(decision: RunPrChecks | RunMerge, selections: dict[str, list[dg.AssetKey]]) -> dg.RunRequest | None:
-    """One run of the decision's job, narrowed to the decision's unit."""
+def run_request(decision: RunPrChecks | RunMerge, selections: dict[str, list[dg.AssetKey]],
+                repository: str | None = None) -> dg.RunRequest | None:
+    """One run of the decision's job, narrowed to the decision's unit, tagged with its repository (pull request
+    numbers repeat across repositories, so the UI and the sensors tell them apart by it)."""
     job = INTENT_JOBS[decision.intent]
     assets = [k for k in selections.get(job, []) if k.path[0] == decision.unit]
     if not assets:
@@ -174,6 +177,8 @@ def run_request(decision: RunPrChecks | RunMerge, selections: dict[str, list[dg.
         if decision.merge_sha:
             tags[MERGE_SHA] = decision.merge_sha
     tags[PR_TAG] = str(decision.pr)
+    if repository:
+        tags[REPOSITORY_TAG] = repository
     return dg.RunRequest(run_key=decision.run_key, job_name=job, partition_key=decision.partition_key,
                          asset_selection=assets, tags=tags)
 
@@ -202,11 +207,22 @@ def _already_run(instance: dg.DagsterInstance, run_key: str) -> bool:
     return bool(instance.get_run_records(filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key}), limit=1))
 
 
-def _cancel_pending(instance: dg.DagsterInstance, partition_key: str) -> int:
-    """Cancel the change's runs that have not started; running ones finish (Terraform must not be killed)."""
+def _cancel_pending(instance: dg.DagsterInstance, partition_key: str, selections: dict[str, list[dg.AssetKey]],
+                    repository: str | None = None) -> int:
+    """Cancel the change's runs that have not started; running ones finish (Terraform must not be killed). Only
+    this repository's: another repository's pull request of the same number is another change."""
+    units = {key.path[0] for keys in selections.values() for key in keys}
     records = instance.get_run_records(filters=dg.RunsFilter(
         tags={PARTITION_TAG: partition_key},
         statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]))
-    for record in records:
-        instance.report_run_canceled(record.dagster_run, message=f"{partition_key} was closed without merging")
-    return len(records)
+    ours = [r.dagster_run for r in records if _of_this_repository(r.dagster_run, units, repository)]
+    for run in ours:
+        instance.report_run_canceled(run, message=f"{partition_key} was closed without merging")
+    return len(ours)
+
+
+def _of_this_repository(run: dg.DagsterRun, units: set[str], repository: str | None) -> bool:
+    if run.tags.get(REPOSITORY_TAG):
+        return run.tags[REPOSITORY_TAG] == repository
+    selection = run.asset_selection
+    return bool(selection) and all(key.path[0] in units for key in selection)
