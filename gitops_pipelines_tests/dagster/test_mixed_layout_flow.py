@@ -82,5 +82,7 @@ def test_a_module_fix_is_released_and_bumped_in_the_projects_repository(modules_
         pull = projects.pull(opened[f"acme/projects:{unit}"])
         assert pull.issue.title == f"{unit}: use bucket bucket/v0.1.1" and "bucket/v0.1.1" in pull.issue.body
         assert "?ref=bucket/v0.1.1" in projects.git.show_file(pull.head_sha, path)
+        work_item = int(pull.issue.body.split("Fixes #")[1].split()[0])  # its work_item check can pass
+        assert projects.issues[work_item].title == pull.issue.title
     assert list(modules.pulls) == [number], "the bumps open in the projects repository only"
     assert dg.AssetKey(["bucket", "release"]) in defs.resolve_job_def("release").asset_layer.executable_asset_keys

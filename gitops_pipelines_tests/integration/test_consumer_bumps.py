@@ -51,6 +51,8 @@ def test_a_release_opens_one_bump_pull_request_per_unit_behind_it(emulator, tmp_
     assert (bump.unit, bump.files, bump.branch) == ("app", ("projects/app/main.tf",), "gitops/bump-bucket-v0.2.0-app")
     pull = emulator.repo.pull(bump.number)
     assert pull.issue.title == "app: use bucket bucket/v0.2.0" and "releases/tag/bucket/v0.2.0" in pull.issue.body
+    work_item = int(pull.issue.body.split("Fixes #")[1].split()[0])  # every change starts from a work item
+    assert emulator.repo.issues[work_item].title == "app: use bucket bucket/v0.2.0"
     assert emulator.repo.git.show_file(pull.head_sha, "projects/app/main.tf") == source("bucket/v0.2.0")
     assert emulator.repo.git.show_file(pull.head_sha, "projects/web/main.tf") == source("bucket/v0.2.0")
     assert emulator.repo.git.show_file("main", "projects/app/main.tf") == source("bucket/v0.1.0"), "main untouched"

@@ -1,5 +1,5 @@
 """After a module release (`releases.bump_consumers: true`): one pull request per unit that uses an older release,
-its `?ref=` moved to the new tag and the Release linked, so consumers upgrade through the normal flow (their PR
+its `?ref=` moved to the new tag, the Release linked and an issue of its own as its work item, so consumers upgrade through the normal flow (their PR
 checks, plans, approval) instead of by hand. The branch is pushed with git from the release's checkout; the pull
 request is opened through the GitHub API. A unit that already has its bump pull request open is left alone."""
 
@@ -85,10 +85,15 @@ def bump_consumers(repo: Path, report: ConsumersReport, tag: str, module_path: s
         if not changed:
             done.append(ConsumerBump(where, branch, tuple(files), None, "nothing to change"))
             continue
-        body = (f"{report.module} was released as `{tag}`" + (f" ({release_url})" if release_url else "")
-                + f". This moves `{unit}` to it:\n\n" + "\n".join(f"- `{f}`" for f in changed)
+        title = f"{unit}: use {report.module} {tag}"
+        released = f"{report.module} was released as `{tag}`" + (f" ({release_url})" if release_url else "")
+        # every change starts from a work item: the bump's own, in the repository the unit is in
+        issue = target.open_issue(title, f"{released}. `{unit}` still uses an older release; its bump pull request "
+                                         "closes this issue.", [])
+        body = (f"Fixes #{issue}\n\n{released}. This moves `{unit}` to it:\n\n"
+                + "\n".join(f"- `{f}`" for f in changed)
                 + "\n\nIts PR checks plan the change; it is approved and merged like any other.")
-        number = target.create_pull(branch, other.base if other else base, f"{unit}: use {report.module} {tag}", body)
+        number = target.create_pull(branch, other.base if other else base, title, body)
         done.append(ConsumerBump(where, branch, tuple(changed), number,
                                  f"opened {repository + '#' if repository else '#'}{number}"))
     return done
