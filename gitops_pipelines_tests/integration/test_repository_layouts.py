@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from contextlib import contextmanager
 
 import pytest
 
@@ -17,6 +18,7 @@ from gitops_pipelines.core.config import load_config
 from gitops_pipelines.core.promotion.consumer_bumps import OtherRepository, bump_consumers
 from gitops_pipelines.core.security.allowlists import module_source_allowed
 from gitops_pipelines.core.changes.detection import module_refs
+from gitops_pipelines.core.changes.versioning import tag_format
 from gitops_pipelines_dev.github_emulator import Emulator
 from gitops_pipelines_dev.github_emulator.openapi_check import check
 from gitops_pipelines_dev.infra import (MODULES_REPOSITORY, PROJECTS_REPOSITORY, git, github_url, mixed_layout,
@@ -28,12 +30,19 @@ from gitops_pipelines_tests.integration.test_github_gateway import gateway
 def layout(github_contract, cloud_env, tmp_path):
     """The emulator serving both repositories (module released as bucket/v0.1.0), a git config mapping their
     github.com URLs to it, and a working copy of each as its code location has it."""
-    with Emulator(github_contract) as emu:
+    with serve(github_contract, cloud_env, tmp_path, mixed_layout(), {MODULES_REPOSITORY: "bucket/v0.1.0"}) as served:
+        yield served
+
+
+@contextmanager
+def serve(contract, cloud_env, tmp_path, repositories: dict[str, dict[str, str]], releases: dict[str, str]):
+    with Emulator(contract) as emu:
         repos, clones = {}, {}
-        for name, files in mixed_layout().items():
+        for name, files in repositories.items():
             owner, short = name.split("/")
             repos[name] = emu.create_repo(owner, short, files)
-        release_tag(repos[MODULES_REPOSITORY].git.path)
+        for name, tag in releases.items():
+            release_tag(repos[name].git.path, tag)
         git_config = serve_repositories({github_url(n): r.git.path for n, r in repos.items()}, tmp_path / "gitconfig")
         env = {**cloud_env, "GITOPS_GIT_CONFIG": str(git_config), "GITHUB_API_URL": emu.base_url}
         for name, repo in repos.items():
@@ -167,3 +176,38 @@ def test_a_repository_that_cannot_be_read_is_named_with_what_to_check(layout):
     message = str(caught.value)
     assert "acme/missing" in message and "https://github.com/acme/missing.git" in message
     assert "terraform.git_config" in message
+
+
+def one_repository_per_unit() -> dict[str, dict[str, str]]:
+    """acme/bucket: the bucket module alone, at the repository's root; acme/projects' web project pins its release
+    as `git::https://github.com/acme/bucket.git?ref=v0.1.0` (no folder: the module is the repository)."""
+    mixed = mixed_layout()
+    module = {path.removeprefix("modules/bucket/"): text for path, text in mixed[MODULES_REPOSITORY].items()
+              if path.startswith("modules/bucket/")}
+    module["gitops.yaml"] = ("terraform: {git_config: \"${GITOPS_GIT_CONFIG}\"}\ngithub: {repository: acme/bucket, api_url: \"${GITHUB_API_URL}\", "
+                             "web_url: https://github.com}\nrepositories: [{name: acme/projects}]\n"
+                             "units: [{name: bucket, kind: module, path: .}]\n")
+    projects = {path: text.replace("acme/modules", "acme/bucket").replace("//modules/bucket?ref=bucket/v0.1.0",
+                                                                          "?ref=v0.1.0")
+                for path, text in mixed[PROJECTS_REPOSITORY].items() if not path.startswith("projects/storage/")}
+    projects["gitops.yaml"] = projects["gitops.yaml"].replace(
+        "  - name: storage\n    kind: project\n    path: projects/storage\n    expect_outputs: [artifacts_bucket]\n", "")
+    return {"acme/bucket": module, PROJECTS_REPOSITORY: projects}
+
+
+def test_one_repository_per_unit_tags_v_version_and_is_consumed_by_that_tag(github_contract, cloud_env, tmp_path):
+    with serve(github_contract, cloud_env, tmp_path, one_repository_per_unit(), {"acme/bucket": "v0.1.0"}) as served:
+        bucket, projects = served.config("acme/bucket"), served.config(PROJECTS_REPOSITORY)
+        assert [u.name for u in projects.units] == ["web"]
+        assert tag_format(bucket.releases.tag_format, len(bucket.units)).tag("bucket", "0.2.0") == "v0.2.0"
+
+        result = check_module_refs(projects, "web", served.clones[PROJECTS_REPOSITORY],
+                                   remote_refs=git_remote_refs(projects.terraform.git_config))
+        assert result.passed, result.findings
+        assert [p.ref for p in result.pinned] == ["v0.1.0"]
+
+        report = module_consumers(bucket, "bucket", repository_tags(bucket), elsewhere=other_mains(bucket))
+        assert [(c.where, c.uses, c.behind) for c in report.consumers] == [("acme/projects:web", "v0.1.0", False)]
+        release_tag(served.repos["acme/bucket"].git.path, "v0.2.0")
+        report = module_consumers(bucket, "bucket", repository_tags(bucket), elsewhere=other_mains(bucket))
+        assert report.latest == "v0.2.0" and [c.where for c in report.behind] == ["acme/projects:web"]

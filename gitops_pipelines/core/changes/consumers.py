@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from gitops_pipelines.core.changes.detection import ModuleRef, module_refs
 from gitops_pipelines.core.changes.pinning import git_remote_refs, own_repository_url, semver_tag
@@ -78,9 +78,9 @@ def module_consumers(config: GitopsConfig, module: str, tags: list[str],
     for repository, base, units in places:
         for name, path in units:
             for ref in module_refs(base / path):
-                if repository is not None and (ref.kind != "git" or here is None
-                                               or not same_repository(ref.source, here)):
-                    continue  # another repository's own modules, or not a release of this one
+                if (ref.kind != "git" and repository is not None) or (
+                        ref.kind == "git" and here is not None and not same_repository(ref.source, here)):
+                    continue  # not a release of this repository (another one's module of the same name, say)
                 uses = _uses(ref, module, target.path, module_dir)
                 if uses is None:
                     continue
@@ -117,6 +117,7 @@ def repository_tags(config: GitopsConfig) -> list[str]:
 def _uses(ref: ModuleRef, module: str, path: str, module_dir: Path) -> str | None:
     if ref.kind == "local":
         return "local path (unpinned)" if Path(ref.path) == module_dir else None
-    if ref.kind != "git" or (ref.name != module and ref.path.strip("/") != path.strip("/")):
-        return None
+    if ref.kind != "git" or (ref.name != module
+                             and PurePosixPath(ref.path.strip("/")) != PurePosixPath(path.strip("/"))):
+        return None  # PurePosixPath: a module at the repository's root is "" in a source and "." in gitops.yaml
     return ref.ref or "unpinned"
