@@ -64,13 +64,17 @@ class DagsterGraphQL:
         tags: Mapping[str, str] | None = None,
         partition: str | None = None,
         asset_selection: list | None = None,
+        location: str | None = None,
     ) -> str:
-        """Launch a job as the launchpad does; a partition goes in the `dagster/partition` tag. Returns the run id."""
+        """Launch a job as the launchpad does; a partition goes in the `dagster/partition` tag. Returns the run id.
+        location: the code location, where several define the job (one per repository)."""
         all_tags = dict(tags or {})
         if partition is not None:
             all_tags["dagster/partition"] = partition
+        where = {"repository_location_name": location, "repository_name": "__repository__"} if location else {}
         return self.client.submit_job_execution(
             job_name, run_config=dict(run_config or {}), tags=all_tags or None, asset_selection=asset_selection,
+            **where,
         )
 
     def add_partition(self, partitions_def: str, key: str, location: str, repository: str = "__repository__") -> None:
