@@ -180,9 +180,13 @@ def own_test_cloud(tmp_path, cloud_env, monkeypatch):
 def test_the_test_cloud_gone_during_an_apply_fails_saying_what_to_recover(own_test_cloud, tmp_path):
     """The apply as the merge job's step calls it: the step's failure message is this error's text."""
     infra = make_infra_repo(tmp_path / "infra")
-    config = infra / "gitops.yaml"  # the backend retries once, not five times with back-off
+    # the backend retries once, not five times with back-off, and the AWS provider twice instead of 25 times
+    # (AWS_MAX_ATTEMPTS): on a loaded runner its back-off alone outlasted the drill's five minutes
+    config = infra / "gitops.yaml"
     config.write_text(config.read_text().replace("    backend_config: &backend\n",
-                                                 "    backend_config: &backend\n      max_retries: 1\n"))
+                                                 "    backend_config: &backend\n      max_retries: 1\n").replace(
+        '      AWS_ENDPOINT_URL: "${TEST_AWS_ENDPOINT}"\n',
+        '      AWS_ENDPOINT_URL: "${TEST_AWS_ENDPOINT}"\n      AWS_MAX_ATTEMPTS: "2"\n', 1))
     ws = Workspace(load_config(config), log=lambda line: None)
     ws._store = open_plan_store(str(tmp_path / "plans"), infra, key=b"p" * 32)
     plan_id = stages.plan(ws, ws.config.unit(UNIT), "test", "pr-3").record.plan_id
