@@ -34,7 +34,7 @@ run: $(STAMP)
 
 ## The demo's people acting on a running `make run`, from another terminal: make demo ARGS=pr | "approve 2" | "merge 2" | drift
 demo: $(STAMP)
-	$(BIN)/python -m gitops_pipelines_dev.demo $(ARGS)
+	$(BIN)/gitops-pipelines demo $(ARGS)
 
 ## `dagster definitions validate` on the sample gitops.yaml, with the variables it reads set to placeholders.
 validate: $(STAMP)

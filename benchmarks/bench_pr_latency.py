@@ -54,7 +54,7 @@ from gitops_pipelines.core.terraform import TerraformRunner  # noqa: E402
 from gitops_pipelines.defs.github.sensors import POLL_SENSOR, PR_TAG, WEBHOOK_SENSOR, build_sensors  # noqa: E402
 from gitops_pipelines_dev.contract import ENV_VAR, GitHubContract  # noqa: E402
 from gitops_pipelines_dev.dagster_procs import ManagedProcess  # noqa: E402
-from gitops_pipelines_dev.demo import AUTHOR, REPORTS, push_branch  # noqa: E402
+from gitops_pipelines.demo import AUTHOR, REPORTS, push_branch  # noqa: E402
 from gitops_pipelines_dev.instance import install_instance_config  # noqa: E402
 from gitops_pipelines_dev.infra import SAMPLE_REPOSITORY, one_repository_layout  # noqa: E402
 from gitops_pipelines_dev.run import (demo_token, gitops_environ, start_clouds, start_github,  # noqa: E402

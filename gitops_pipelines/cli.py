@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     text = "check that every module a unit uses from outside its folder is a release pinned by tag (exit 1 if not)"
     p = sub.add_parser("module-refs", parents=[common], help=text, description=text)
     p.add_argument("unit")
+    text = ("act on the demo `make run` started, as its people: pr | module | approve [N] [--repo modules] | "
+            "merge [N] | drift (`gitops-pipelines demo --help`)")
+    sub.add_parser("demo", help=text, description=text)  # listed in --help; main() hands it its arguments
     text = "where a change stands: PR stages at their commit, plans, approvals, applies, what it waits for"
     p = sub.add_parser("change", parents=[common], help=text, description=text)
     p.add_argument("change", help="the pull request, pr-<number>")
@@ -115,6 +118,11 @@ def _stderr(line: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["demo"]:  # its own arguments (--state, pr|module|approve|merge|drift), no gitops.yaml
+        from gitops_pipelines.demo import main as demo
+
+        return demo(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         # with --commit, the code planned is exactly the commit recorded in the binding

@@ -22,6 +22,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitops_pipelines.demo import DemoState
 from gitops_pipelines_dev.checkout import CHECKOUT_ROOT
 from gitops_pipelines_dev.contract import GitHubContract, add_contract_argument, contract_from_args
 from gitops_pipelines_dev.infra import (MODULES_REPOSITORY, SAMPLE_REPOSITORY_NAME, cloud_environ, github_url,
@@ -44,6 +45,20 @@ DEMO_CHANGE = """module "logs" {{
   tags = {{ environment = var.environment }}
 }}
 """
+
+
+def demo_state(emulator, test_cloud, *, tokens: dict[str, str], dagster_url: str | None = None,
+               modules_repository: str | None = None) -> DemoState:
+    """What `gitops-pipelines demo` reads: the emulator (its first repository: the projects'), the repository of
+    the modules, each person's token, Dagster, and the test cloud (a gitops_pipelines_dev.moto server)."""
+    env = test_cloud.aws_env()
+    modules = emulator.state.repo(*(modules_repository or emulator.repo.full_name).split("/"))
+    return DemoState(api_url=emulator.base_url, repository=emulator.repo.full_name, git_dir=str(emulator.git_dir),
+                     tokens=dict(tokens), dagster_url=dagster_url, modules_repository=modules.full_name,
+                     modules_git_dir=str(modules.git.path),
+                     test_cloud={"endpoint_url": env["AWS_ENDPOINT_URL"], "region_name": env["AWS_REGION"],
+                                 "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
+                                 "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"]})
 
 
 def demo_token(login: str) -> str:
@@ -210,8 +225,6 @@ def run(contract: GitHubContract, port: int = 3000, run_dir: Path | None = None,
         on_ready: Callable[[str], None] | None = None, *, webhooks: bool = True,
         webhook_port: int | None = None) -> int:
     """Start everything, wait until Dagster answers, then block until Dagster exits or a signal arrives."""
-    from gitops_pipelines_dev.demo import DemoState
-
     run_dir = (run_dir or CHECKOUT_ROOT / ".run").resolve()
     for name in ("infra", "modules", "projects", "dagster_home", "logs", "github", "webhooks"):
         shutil.rmtree(run_dir / name, ignore_errors=True)
@@ -238,7 +251,7 @@ def run(contract: GitHubContract, port: int = 3000, run_dir: Path | None = None,
                    **webhook_environ(receiver), "DAGSTER_HOME": str(run_dir / "dagster_home"),
                    "GITOPS_DAGSTER_URL": url}
             env.update(install_instance_config(Path(env["DAGSTER_HOME"]), env))
-            DemoState.for_run(emulator, servers["test"], dagster_url=url, modules_repository=MODULES_REPOSITORY,
+            demo_state(emulator, servers["test"], dagster_url=url, modules_repository=MODULES_REPOSITORY,
                               tokens={login: demo_token(login) for login in DEMO_PEOPLE}).save(run_dir / "demo.json")
             proc = start_dagster(stack, env, port, workspace)
             print(f"Starting Dagster on {url} (a minute or so) ...", flush=True)
@@ -258,7 +271,7 @@ def run(contract: GitHubContract, port: int = 3000, run_dir: Path | None = None,
 def next_steps(url: str, api: str, repos: dict[str, Path], servers: dict[str, MotoServer],
                receiver: WebhookReceiver | None) -> str:
     """Every service's address, then what to do."""
-    demo = f"{Path(sys.executable).parent}/python -m gitops_pipelines_dev.demo"
+    demo = f"{Path(sys.executable).parent}/gitops-pipelines demo"
     watching = (f"webhooks: {receiver.url} (the github_webhooks sensors; deliveries in {receiver.db})"
                 if receiver else "webhooks: off (the github_pull_requests sensors poll the emulator)")
     clouds = "\n".join(f"  moto {name:<8} {server.url}" for name, server in servers.items())

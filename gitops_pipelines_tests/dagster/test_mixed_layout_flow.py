@@ -13,7 +13,7 @@ import pytest
 from gitops_pipelines.definitions import build_definitions
 from gitops_pipelines.resources import GitopsResource
 from gitops_pipelines.resources.github import GitHubResource
-from gitops_pipelines_dev.demo import MODULE_CHANGE
+from gitops_pipelines.demo import MODULE_CHANGE
 from gitops_pipelines_dev.github_emulator import Emulator
 from gitops_pipelines_dev.github_emulator.openapi_check import check
 from gitops_pipelines_dev.infra import (MODULES_REPOSITORY, PROJECTS_REPOSITORY, github_url, mixed_layout,

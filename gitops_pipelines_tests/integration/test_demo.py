@@ -1,5 +1,5 @@
 """The demo `make run` starts, without Dagster: the emulator wired to the webhook receiver the way run.py wires them,
-and `python -m gitops_pipelines_dev.demo pr|approve|merge|drift` acting on it as its people."""
+and `gitops-pipelines demo pr|module|approve|merge|drift` acting on it as its people."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import github
 import pytest
 
 from gitops_pipelines.core.github.webhook_store import WebhookStore
-from gitops_pipelines_dev import demo
+from gitops_pipelines import demo
 from gitops_pipelines_dev.infra import MODULES_REPOSITORY, PROJECTS_REPOSITORY
-from gitops_pipelines_dev.run import (DEMO_PEOPLE, demo_token, next_steps, start_github, start_webhook_receiver,
+from gitops_pipelines_dev.run import (DEMO_PEOPLE, demo_state, demo_token, next_steps, start_github, start_webhook_receiver,
                                      webhook_environ)
 
 
@@ -26,7 +26,7 @@ def running(tmp_path_factory, github_contract, moto_servers):
         receiver = start_webhook_receiver(stack, run_dir)
         emulator, repos, _ = start_github(stack, run_dir, github_contract, receiver)
         assert list(repos) == [PROJECTS_REPOSITORY, MODULES_REPOSITORY]
-        state = demo.DemoState.for_run(emulator, moto_servers["test"], dagster_url="http://127.0.0.1:3999",
+        state = demo_state(emulator, moto_servers["test"], dagster_url="http://127.0.0.1:3999",
                                        tokens={login: demo_token(login) for login in DEMO_PEOPLE},
                                        modules_repository=MODULES_REPOSITORY)
         state.save(run_dir / "demo.json")
@@ -124,6 +124,20 @@ def test_an_unknown_repository_is_named(running, capsys):
     assert "no repository 'network' in this demo: name projects (acme/projects) or modules" in capsys.readouterr().err
 
 
+def test_the_product_cli_runs_the_demo(running, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    _, _, state_file = running
+    cli = [sys.executable, "-m", "gitops_pipelines.cli", "demo"]
+    proc = subprocess.run([*cli, "approve", "2", "--repo", "network"], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, demo.STATE_ENV: str(state_file)})
+    assert proc.returncode == 1 and "no repository 'network' in this demo" in proc.stderr, proc.stderr
+    listed = subprocess.run([sys.executable, "-m", "gitops_pipelines.cli", "--help"], capture_output=True, text=True)
+    assert "demo" in listed.stdout and "approve [N] [--repo modules]" in listed.stdout
+
+
 def test_a_second_merge_is_refused_with_a_reason(running, capsys):
     _, _, state_file = running
     assert run_demo("merge", "2", state_file=state_file)[0] == 0
@@ -177,7 +191,7 @@ def test_the_banner_names_every_service_and_the_demo_commands(running, moto_serv
     for url in ["http://127.0.0.1:3123", f"{emulator.base_url}/ui/acme/projects/pull/2", receiver.url,
                 f"{emulator.base_url}/ui/acme/modules", *(server.url for server in moto_servers.values())]:
         assert url in text
-    assert all(f"gitops_pipelines_dev.demo {command}" in text
+    assert all(f"gitops-pipelines demo {command}" in text
                for command in ("pr", "approve 2", "merge 2", "drift", "module"))
     assert "--repo modules" in text and receiver.secret not in text
     assert "poll the emulator" in next_steps("http://127.0.0.1:3123", emulator.base_url, repos, moto_servers, None)

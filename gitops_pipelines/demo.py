@@ -1,12 +1,11 @@
-"""`python -m gitops_pipelines_dev.demo pr|module|approve|merge|drift`: act on the demo `make run` started, as its
-people.
+"""`gitops-pipelines demo pr|module|approve|merge|drift`: act on the demo `make run` started, as its people.
 
 `pr` opens a pull request with a linked issue in the projects repository (as developer), `module` one to the bucket
 module in the modules repository, `approve [N] [--repo modules]` approves its head (as alice), `merge [N]` merges it
-(as the maintainer), `drift` changes the storage bucket in the test cloud behind Terraform's back. Each
-prints what to look at. They find the emulator, the tokens and the test cloud in the state file run.py writes
-(.run/demo.json, or --state / $GITOPS_DEMO_STATE). A command of the checkout, not of the product: the product's
-wheel ships no emulator, so `gitops-pipelines` has no `demo`.
+(as the maintainer), `drift` changes the storage bucket in the test cloud behind Terraform's back. Each prints what
+to look at. They find the GitHub API (the project's emulator, in `make run`), the tokens and the test cloud in the
+state file `make run` writes (./.run/demo.json, or --state / $GITOPS_DEMO_STATE); nothing else of the demo is
+shipped: the emulator and the sample stay in the project's checkout.
 """
 
 from __future__ import annotations
@@ -22,11 +21,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from gitops_pipelines_dev.checkout import CHECKOUT_ROOT
-from gitops_pipelines_dev.infra import MODULES_REPOSITORY
 
 STATE_ENV = "GITOPS_DEMO_STATE"
-DEFAULT_STATE = CHECKOUT_ROOT / ".run" / "demo.json"
+STATE_FILE = Path(".run") / "demo.json"  # under the checkout `make run` runs in
+MODULES_REPOSITORY = "acme/modules"  # the demo's modules repository
 AUTHOR, REVIEWER, MERGER = "developer", "alice", "maintainer"
 DRIFT_BUCKET = "acme-test-artifacts"  # the storage project's bucket in test (module "artifacts")
 DRIFT_TAGS = {"team": "data", "changed-by": "console"}  # what someone changes by hand
@@ -58,20 +56,6 @@ class DemoState:
     test_cloud: dict[str, str]  # endpoint_url, region_name, aws_access_key_id, aws_secret_access_key
     modules_repository: str = MODULES_REPOSITORY  # where the bucket module is released from
     modules_git_dir: str = ""  # "": the same repository (one repository holding everything)
-
-    @classmethod
-    def for_run(cls, emulator, test_cloud, *, tokens: dict[str, str], dagster_url: str | None = None,
-                modules_repository: str | None = None) -> "DemoState":
-        """The state of an emulator (its first repository: the projects'), the repository of the modules, and a
-        moto server (gitops_pipelines_dev.moto)."""
-        env = test_cloud.aws_env()
-        modules = emulator.state.repo(*(modules_repository or emulator.repo.full_name).split("/"))
-        return cls(api_url=emulator.base_url, repository=emulator.repo.full_name, git_dir=str(emulator.git_dir),
-                   tokens=dict(tokens), dagster_url=dagster_url, modules_repository=modules.full_name,
-                   modules_git_dir=str(modules.git.path),
-                   test_cloud={"endpoint_url": env["AWS_ENDPOINT_URL"], "region_name": env["AWS_REGION"],
-                               "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
-                               "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"]})
 
     def save(self, path: Path) -> None:
         """Readable by its owner only: it holds the demo people's tokens."""
@@ -156,7 +140,7 @@ def open_pull_request(state: DemoState, out: Out = print) -> int:
     out(f"{AUTHOR} opened pull request #{pull.number} ({branch}, head {pull.head.sha[:7]}), which fixes issue #{n}.\n"
         f"  its page:    {state.page(pull.number)}   (check runs and the plan comment appear there)\n"
         f"  its runs:    {state.runs(pull.number)}   (the PR checks start within a minute)\n"
-        f"Next: python -m gitops_pipelines_dev.demo approve {pull.number}")
+        f"Next: gitops-pipelines demo approve {pull.number}")
     return pull.number
 
 
@@ -188,8 +172,8 @@ def open_module_pull_request(state: DemoState, out: Out = print) -> int:
         f"there)\n"
         f"Next: approve and merge it; the release makes the next patch tag and a GitHub Release, then opens a bump\n"
         f"      pull request per project in {state.repository}:\n"
-        f"  python -m gitops_pipelines_dev.demo approve {pull.number}{which}\n"
-        f"  python -m gitops_pipelines_dev.demo merge {pull.number}{which}")
+        f"  gitops-pipelines demo approve {pull.number}{which}\n"
+        f"  gitops-pipelines demo merge {pull.number}{which}")
     return pull.number
 
 
@@ -198,7 +182,7 @@ def _pull(repo, number: int | None):
         return repo.get_pull(number)
     pulls = sorted(repo.get_pulls(state="open"), key=lambda p: p.number)
     if not pulls:
-        raise DemoError("no pull request is open: open one with `python -m gitops_pipelines_dev.demo pr`")
+        raise DemoError("no pull request is open: open one with `gitops-pipelines demo pr`")
     return pulls[-1]
 
 
@@ -214,7 +198,7 @@ def approve(state: DemoState, number: int | None = None, out: Out = print, repos
     out(f"{REVIEWER} approved #{pull.number} at its head {head[:7]} (a push after this needs a new approval).\n"
         f"  its page:    {state.page(pull.number, repository)}\n"
         f"  in Dagster:  the approval is recorded on the change's assets; the prod deploy counts approvals of the "
-        f"merged head\nNext: python -m gitops_pipelines_dev.demo merge {pull.number}")
+        f"merged head\nNext: gitops-pipelines demo merge {pull.number}")
     return head
 
 
@@ -235,7 +219,7 @@ def merge(state: DemoState, number: int | None = None, out: Out = print, reposit
         f"  its runs:    {state.runs(pull.number, repository)}\n"
         f"               (the merge run deploys the test plan and plans prod, or releases a module, once the PR\n"
         f"               checks at the merged head have finished)\n"
-        "Next: launch release and prod_deploy from the asset graph, or `python -m gitops_pipelines_dev.demo drift`")
+        "Next: launch release and prod_deploy from the asset graph, or `gitops-pipelines demo drift`")
     return result.sha
 
 
@@ -265,10 +249,18 @@ def drift(state: DemoState, out: Out = print) -> dict[str, str]:
     return after
 
 
+def default_state() -> Path:
+    """$GITOPS_DEMO_STATE, else .run/demo.json here, else in the checkout this package runs from (`make run`'s)."""
+    if os.environ.get(STATE_ENV):
+        return Path(os.environ[STATE_ENV])
+    here, checkout = Path.cwd() / STATE_FILE, Path(__file__).resolve().parents[1] / STATE_FILE
+    return here if here.is_file() or not checkout.is_file() else checkout
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m gitops_pipelines_dev.demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="gitops-pipelines demo", description=__doc__.splitlines()[0])
     parser.add_argument("--state", type=Path, default=None, help=f"the demo's state file (default: ${STATE_ENV}, "
-                                                                   f"else {DEFAULT_STATE})")
+                                                                   f"else {STATE_FILE} here or in the checkout)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("pr", help="open a pull request with a linked issue in the projects repository, as developer")
     sub.add_parser("module", help="open a fix pull request to the bucket module in the modules repository")
@@ -285,7 +277,7 @@ def main(argv: list[str] | None = None, out: Out = print) -> int:
     import requests
 
     args = _parser().parse_args(argv)
-    path = args.state or Path(os.environ.get(STATE_ENV) or DEFAULT_STATE)
+    path = args.state or default_state()
     try:
         state = DemoState.load(path)
         if args.command == "pr":
