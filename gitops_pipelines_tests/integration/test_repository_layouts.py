@@ -147,8 +147,7 @@ def test_a_module_release_opens_its_bump_pull_requests_in_the_projects_repositor
     release_tag(modules_git, "bucket/v0.2.0")
     (projects,) = other_mains(config)
     report = module_consumers(config, "bucket", repository_tags(config), elsewhere=[projects])
-    other = OtherRepository(projects, gateway(layout.emulator, PROJECTS_REPOSITORY), "main",
-                            config.terraform.git_config)
+    other = OtherRepository(projects, gateway(layout.emulator, PROJECTS_REPOSITORY), config.terraform.git_config)
     head = git(layout.clones[MODULES_REPOSITORY], "rev-parse", "HEAD")
 
     bumps = bump_consumers(layout.clones[MODULES_REPOSITORY], report, "bucket/v0.2.0", "modules/bucket", head,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -24,7 +23,7 @@ from gitops_pipelines.core.changes.detection import (ModuleRef, is_local_source,
                                                      parse_terraform_file, resolve_local_source, terraform_files)
 from gitops_pipelines.core.changes.versioning import parse_tag, tag_format
 from gitops_pipelines.core.config import GitopsConfig, UnitConfig
-from gitops_pipelines.core.git import git_output, remote_git_env
+from gitops_pipelines.core.git import git_output, remote_git
 from gitops_pipelines.core.security.allowlists import web_host
 from gitops_pipelines.core.security.locate import Locator, attr, block
 
@@ -88,15 +87,10 @@ class ModuleRefsResult:
 def git_remote_refs(git_config: str | None = None) -> RemoteRefs:
     """`git ls-remote` of a repository URL, once per URL, with the git config Terraform gets (no prompts)."""
     cache: dict[str, Mapping[str, str]] = {}
-    env = remote_git_env(git_config)
 
     def refs(url: str) -> Mapping[str, str]:
         if url not in cache:
-            try:
-                proc = subprocess.run(["git", "ls-remote", "--", url], capture_output=True, text=True, env=env,
-                                      stdin=subprocess.DEVNULL, timeout=60)
-            except subprocess.TimeoutExpired:
-                raise LookupError("git ls-remote gave no answer in 60 s") from None
+            proc = remote_git(Path.cwd(), git_config, "ls-remote", "--", url)
             if proc.returncode != 0:
                 raise LookupError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "git failed")
             pairs = (line.split("\t", 1) for line in proc.stdout.splitlines() if "\t" in line)

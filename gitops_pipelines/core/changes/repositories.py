@@ -16,7 +16,8 @@ import yaml
 from gitops_pipelines.core.checkout import exclusive
 from gitops_pipelines.core.config import DEFAULT_CONFIG, GitopsConfig, RepositorySettings
 from gitops_pipelines.core.errors import GitopsError
-from gitops_pipelines.core.git import remote_git
+from gitops_pipelines.core.git import head_sha, remote_git
+from gitops_pipelines.core.security.allowlists import web_host
 
 CLONES = Path(".gitops") / "repositories"
 
@@ -28,7 +29,6 @@ class RepositoryUnreadable(GitopsError):
 @dataclass(frozen=True)
 class RepositoryUnit:
     name: str
-    kind: str
     path: str
 
 
@@ -37,6 +37,7 @@ class RepositoryMain:
     """Another repository at the head of its main: a local clone and the units its gitops.yaml lists."""
 
     name: str  # owner/name
+    main_branch: str
     root: Path
     sha: str
     units: tuple[RepositoryUnit, ...]
@@ -44,8 +45,6 @@ class RepositoryMain:
 
 def repository_url(config: GitopsConfig, repo: RepositorySettings) -> str:
     """`repositories[].url`, else the repository on the host of `github:` (as module sources name it)."""
-    from gitops_pipelines.core.security.allowlists import web_host
-
     return repo.url or f"https://{web_host(config.github)}/{repo.name}.git"
 
 
@@ -64,8 +63,8 @@ def read_main(config: GitopsConfig, repo: RepositorySettings, home: Path | None 
               f"fetching its {repo.main_branch} branch")
         _must(remote_git(dest, None, "checkout", "-q", "-f", "--detach", f"origin/{repo.main_branch}"), where,
               f"checking out {repo.main_branch}")
-        sha = remote_git(dest, None, "rev-parse", "HEAD").stdout.strip()
-    return RepositoryMain(repo.name, dest, sha, _units(dest, where))
+        sha = head_sha(dest) or ""
+    return RepositoryMain(repo.name, repo.main_branch, dest, sha, _units(dest, where))
 
 
 def _units(root: Path, where: str) -> tuple[RepositoryUnit, ...]:
@@ -80,7 +79,7 @@ def _units(root: Path, where: str) -> tuple[RepositoryUnit, ...]:
     units = raw.get("units") if isinstance(raw, dict) else None
     if not isinstance(units, list):
         raise RepositoryUnreadable(f"{where}: its {DEFAULT_CONFIG} lists no `units:`; fix it on its main")
-    return tuple(RepositoryUnit(str(u["name"]), str(u.get("kind", "")), str(u["path"]))
+    return tuple(RepositoryUnit(str(u["name"]), str(u["path"]))
                  for u in units if isinstance(u, dict) and "name" in u and "path" in u)
 
 

@@ -1,6 +1,6 @@
 """After a module release (`releases.bump_consumers: true`): one pull request per unit that uses an older release,
-its `?ref=` moved to the new tag, the Release linked and an issue of its own as its work item, so consumers upgrade through the normal flow (their PR
-checks, plans, approval) instead of by hand. The branch is pushed with git from the release's checkout; the pull
+its `?ref=` moved to the new tag, the Release linked and an issue of its own as its work item, so consumers
+upgrade through the normal flow (their PR checks, plans, approval) instead of by hand. The branch is pushed with git from the release's checkout; the pull
 request is opened through the GitHub API. A unit that already has its bump pull request open is left alone."""
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ class OtherRepository:
 
     main: RepositoryMain
     gateway: Any
-    base: str = "main"
     git_config: str | None = None  # terraform.git_config: how git reaches it (insteadOf, credential helper)
 
 
@@ -93,7 +92,7 @@ def bump_consumers(repo: Path, report: ConsumersReport, tag: str, module_path: s
         body = (f"Fixes #{issue}\n\n{released}. This moves `{unit}` to it:\n\n"
                 + "\n".join(f"- `{f}`" for f in changed)
                 + "\n\nIts PR checks plan the change; it is approved and merged like any other.")
-        number = target.create_pull(branch, other.base if other else base, title, body)
+        number = target.create_pull(branch, other.main.main_branch if other else base, title, body)
         done.append(ConsumerBump(where, branch, tuple(changed), number,
                                  f"opened {repository + '#' if repository else '#'}{number}"))
     return done

@@ -6,7 +6,7 @@ import dagster as dg
 
 from gitops_pipelines.core.changes.consumers import consumers_markdown, module_consumers, repository_tags
 from gitops_pipelines.core.changes.repositories import RepositoryMain, RepositoryUnreadable, read_main
-from gitops_pipelines.core.config import RepositorySettings, UnitConfig
+from gitops_pipelines.core.config import UnitConfig
 from gitops_pipelines.core.promotion.consumer_bumps import OtherRepository, bump_consumers
 from gitops_pipelines.core.promotion.commits import AFTER_MERGE
 from gitops_pipelines.core.vocabulary import EPHEMERAL_TEST, RELEASE, SYNTAX
@@ -38,7 +38,7 @@ def module_release_asset(unit: UnitConfig) -> dg.AssetsDefinition:
             release = make_release(context, ws, github, unit.name, sha, bump=bump)
         elsewhere = other_repositories(context, ws)
         users = module_consumers(ws.config, unit.name, [*repository_tags(ws.config), release.tag],
-                                 elsewhere=[main for main, _ in elsewhere])
+                                 elsewhere=elsewhere)
         if users.behind:
             context.log.info(f"{len(users.behind)} use(s) of {unit.name} are behind {release.tag}:\n{users.text()}")
         bumps = (open_bump_pulls(context, ws, github, users, release.tag, sha, elsewhere)
@@ -54,13 +54,13 @@ def module_release_asset(unit: UnitConfig) -> dg.AssetsDefinition:
     return _release
 
 
-def other_repositories(context: dg.AssetExecutionContext, ws) -> list[tuple[RepositoryMain, RepositorySettings]]:
+def other_repositories(context: dg.AssetExecutionContext, ws) -> list[RepositoryMain]:
     """The repositories of `repositories:` at their main; one that cannot be read is named in the log and left
     out (the release is made already: its consumers there are listed on the next release)."""
     found = []
     for repo in ws.config.repositories:
         try:
-            found.append((read_main(ws.config, repo, ws.home_root), repo))
+            found.append(read_main(ws.config, repo, ws.home_root))
         except RepositoryUnreadable as exc:
             context.log.warning(f"consumers of this release in {repo.name} are not listed: {exc}")
     return found
@@ -74,8 +74,7 @@ def open_bump_pulls(context: dg.AssetExecutionContext, ws, github, users, tag: s
         return []
     gateway = github.gateway(context.log.info)
     others = {main.name: OtherRepository(main, github.gateway(context.log.info, repository=main.name),
-                                         repo.main_branch, ws.config.terraform.git_config)
-              for main, repo in elsewhere}
+                                         ws.config.terraform.git_config) for main in elsewhere}
     try:
         release = gateway.release_by_tag(tag)
         done = bump_consumers(ws.config.root, users, tag, ws.config.unit(users.module).path, sha, gateway=gateway,
