@@ -26,10 +26,20 @@ def git(cwd: Path, *args: str) -> str:
 def make_infra_repo(dest: Path, source: Path = SAMPLE) -> Path:
     """Copy the sample into dest as a git repository with one commit on main."""
     shutil.copytree(source, dest)
+    return _first_commit(dest)
+
+
+def _first_commit(dest: Path) -> Path:
     git(dest, "init", "-q", "-b", "main")
     git(dest, "-c", "user.name=test", "-c", "user.email=test@example.com", "add", "-A")
     git(dest, "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-q", "-m", "initial")
     return dest
+
+
+def sample_files(root: Path = SAMPLE, under: str = "") -> dict[str, str]:
+    """{path relative to root: text} of every file under root/under."""
+    base = root / under if under else root
+    return {str(p.relative_to(root)): p.read_text() for p in sorted(base.rglob("*")) if p.is_file()}
 
 
 # The repository the sample's project names in its module source; `module_releases` serves it from a local copy.
@@ -68,14 +78,10 @@ def github_url(repository: str) -> str:
 def mixed_layout() -> dict[str, dict[str, str]]:
     """{owner/name: {path: text}}: acme/modules holds the sample's bucket module; acme/projects its storage project,
     pinned to acme/modules' release instead of acme/infra's, and a web project; each its own gitops.yaml."""
-    def files(root: Path, under: str = "") -> dict[str, str]:
-        base = root / under if under else root
-        return {str(p.relative_to(root)): p.read_text() for p in sorted(base.rglob("*")) if p.is_file()}
-
     storage = {path: text.replace(SAMPLE_REPOSITORY, github_url(MODULES_REPOSITORY))
-               for path, text in files(SAMPLE, "projects").items()}
-    return {MODULES_REPOSITORY: {**files(SAMPLE, "modules"), **files(SAMPLE_MIXED / "modules")},
-            PROJECTS_REPOSITORY: {**storage, **files(SAMPLE_MIXED / "projects")}}
+               for path, text in sample_files(SAMPLE, "projects").items()}
+    return {MODULES_REPOSITORY: {**sample_files(SAMPLE, "modules"), **sample_files(SAMPLE_MIXED / "modules")},
+            PROJECTS_REPOSITORY: {**storage, **sample_files(SAMPLE_MIXED / "projects")}}
 
 
 # What the sample's gitops.yaml gets on the emulator as one repository: a `github:` section (last, so a caller can
@@ -90,7 +96,7 @@ github:
 
 def one_repository_layout() -> dict[str, dict[str, str]]:
     """The sample as one repository holding everything (acme/infra), for the emulator: {owner/name: files}."""
-    files = {str(p.relative_to(SAMPLE)): p.read_text() for p in sorted(SAMPLE.rglob("*")) if p.is_file()}
+    files = sample_files()
     files["gitops.yaml"] = (files["gitops.yaml"].replace("approvals:\n  required: 0\n", "approvals:\n  required: 1\n")
                             + ONE_REPOSITORY_GITHUB)
     return {SAMPLE_REPOSITORY_NAME: files}
@@ -105,10 +111,7 @@ def make_mixed_repos(dest: Path) -> dict[str, Path]:
         for path, text in content.items():
             (repo / path).parent.mkdir(parents=True, exist_ok=True)
             (repo / path).write_text(text)
-        git(repo, "init", "-q", "-b", "main")
-        git(repo, "-c", "user.name=test", "-c", "user.email=test@example.com", "add", "-A")
-        git(repo, "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-q", "-m", "initial")
-        made[name] = repo
+        made[name] = _first_commit(repo)
     release_tag(made[MODULES_REPOSITORY])
     return made
 

@@ -26,8 +26,7 @@ from gitops_pipelines.demo import DemoState
 from gitops_pipelines_dev.checkout import CHECKOUT_ROOT
 from gitops_pipelines_dev.contract import GitHubContract, add_contract_argument, contract_from_args
 from gitops_pipelines_dev.infra import (MODULES_REPOSITORY, SAMPLE_REPOSITORY_NAME, cloud_environ, github_url,
-                                        make_infra_repo,
-                                        mixed_layout, release_tag, serve_repositories)
+                                        make_infra_repo, mixed_layout, release_tag, serve_repositories)
 from gitops_pipelines_dev.instance import install_instance_config
 from gitops_pipelines_dev.moto import MotoServer
 from gitops_pipelines_dev.ports import free_port, wait_for_http
